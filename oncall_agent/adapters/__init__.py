@@ -1,0 +1,1 @@
+"""The only place vendor SDKs are imported: each module implements ports over a real client."""

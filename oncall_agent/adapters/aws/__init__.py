@@ -1,0 +1,1 @@
+"""AWS adapters over boto3 (endpoint_url override for the sandbox)."""

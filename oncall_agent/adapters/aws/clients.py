@@ -1,0 +1,67 @@
+"""boto3 client factory: the one place AWS clients are built, with bounded retries and timeouts.
+
+`endpoint_url` points every client at the local sandbox (moto server); static keys are only for that sandbox,
+in AWS the default credential chain (task role) is used.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+DEFAULT_MAX_ATTEMPTS = 3
+DEFAULT_CONNECT_TIMEOUT = 3.0
+DEFAULT_READ_TIMEOUT = 10.0
+
+
+def client_config(
+    *,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    read_timeout: float = DEFAULT_READ_TIMEOUT,
+) -> Config:
+    """Retries in botocore's `standard` mode (throttling and transient errors, with backoff) and timeouts.
+
+    `max_attempts` counts the first call: 1 means no retry (what tests against moto use). It is passed as
+    botocore's `total_max_attempts`: botocore's own `retries={"max_attempts": n}` counts retries only (n + 1
+    calls in all).
+    """
+    if max_attempts < 1:
+        raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
+    return Config(
+        retries={"mode": "standard", "total_max_attempts": max_attempts},
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+    )
+
+
+def make_client(
+    service: str,
+    region: str,
+    endpoint_url: str | None = None,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    *,
+    access_key_id: str | None = None,
+    secret_access_key: str | None = None,
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    read_timeout: float = DEFAULT_READ_TIMEOUT,
+) -> Any:
+    """A boto3 client for `service` in `region`.
+
+    Each call uses its own boto3 Session: the default session is not thread-safe to create clients from, and
+    clients are built from several threads (poller, workers). Clients themselves are thread-safe: callers
+    should build one per (service, region) and keep it.
+    """
+    session = boto3.session.Session(
+        aws_access_key_id=access_key_id,
+        aws_secret_access_key=secret_access_key,
+        region_name=region,
+    )
+    return session.client(
+        service,
+        region_name=region,
+        endpoint_url=endpoint_url,
+        config=client_config(max_attempts=max_attempts, connect_timeout=connect_timeout, read_timeout=read_timeout),
+    )

@@ -1,0 +1,120 @@
+"""Composition root: Settings -> adapters -> services. The only module that picks concrete adapters."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any
+
+from oncall_agent.adapters.aws.clients import make_client
+from oncall_agent.adapters.aws.cloudwatch import CloudWatchAlarmSource
+from oncall_agent.adapters.aws.sns import SnsSubscriptionConfirmer
+from oncall_agent.intake.grouping import Grouper
+from oncall_agent.intake.poller import AlarmFilter, AlarmPoller
+from oncall_agent.intake.service import IntakeService, SubscriptionRequest
+from oncall_agent.intake.sns import mapped_certificate_fetcher, verify_message
+from oncall_agent.observability import IntakeMetrics, get_logger
+from oncall_agent.settings import Settings
+from oncall_agent.store.engine import make_engine
+from oncall_agent.store.incident_store import SqlIncidentStore
+from oncall_agent.store.migrate import upgrade
+
+log = get_logger(__name__)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Components:
+    settings: Settings
+    store: SqlIncidentStore
+    intake: IntakeService
+    grouper: Grouper
+    poller: AlarmPoller
+    metrics: IntakeMetrics
+    wake_grouper: Callable[[], None]
+    background: ThreadPoolExecutor
+    engine_dispose: Callable[[], None]
+
+    def dispose(self) -> None:
+        self.background.shutdown(wait=True)
+        self.engine_dispose()
+
+
+def aws_client_factory(settings: Settings, service: str) -> Callable[[str], Any]:
+    creds = settings.aws.credentials
+    return partial(
+        make_client,
+        service,
+        endpoint_url=settings.aws.service_endpoints.get(service, settings.aws.endpoint_url),
+        access_key_id=creds.access_key_id.get_secret_value() if creds else None,
+        secret_access_key=creds.secret_access_key.get_secret_value() if creds else None,
+    )
+
+
+def build_sns_verifier(settings: Settings) -> Callable[[dict[str, Any], datetime], None]:
+    sources = settings.intake.sns.certificate_sources
+    fetch = mapped_certificate_fetcher(sources, fallback=None) if sources else None
+
+    def verify(message: dict[str, Any], at: datetime) -> None:
+        verify_message(message, at=at, fetch_certificate=fetch)
+
+    return verify
+
+
+def _log_failure(future: Any) -> None:
+    if future.exception() is not None:
+        log.error("background_task_failed", error=repr(future.exception()))
+
+
+def build_components(settings: Settings, wake_grouper: Callable[[], None]) -> Components:
+    """Wire everything for one process. Runs the store migrations (idempotent) first."""
+    upgrade(settings.store.url)
+    engine = make_engine(settings.store.url, busy_timeout_ms=int(settings.store.lock_timeout_seconds * 1000))
+    store = SqlIncidentStore(engine)
+    metrics = IntakeMetrics()
+    confirmer = SnsSubscriptionConfirmer(aws_client_factory(settings, "sns"))
+
+    def confirm(request: SubscriptionRequest) -> None:
+        if not settings.intake.sns.confirm_subscriptions:
+            log.info("sns_subscription_not_confirmed", topic=request.topic_arn, reason="disabled in settings")
+            return
+        confirmer.confirm_subscription(request.topic_arn, request.token)
+        log.info("sns_subscription_confirmed", topic=request.topic_arn)
+
+    # Confirmation calls AWS: never inside the request that SNS is waiting on.
+    background = ThreadPoolExecutor(max_workers=2, thread_name_prefix="intake-bg")
+    secret = settings.intake.eventbridge.secret
+    intake = IntakeService(
+        store=store,
+        verify_sns=build_sns_verifier(settings),
+        allowed_topics=frozenset(settings.intake.sns.allowed_topic_arns),
+        eventbridge_secret=secret.get_secret_value() if secret else None,
+        now=utc_now,
+        on_stored=wake_grouper,
+        on_subscription=lambda request: background.submit(confirm, request).add_done_callback(_log_failure),
+    )
+    grouper = Grouper(store, settings.services, timedelta(seconds=settings.intake.grouping_window_seconds))
+    poller = AlarmPoller(
+        source=CloudWatchAlarmSource(aws_client_factory(settings, "cloudwatch")),
+        store=store,
+        regions=settings.aws.regions,
+        alarm_filter=AlarmFilter(tuple(settings.aws.alarm_name_prefixes), frozenset(settings.aws.alarm_states)),
+        on_stored=wake_grouper,
+    )
+    return Components(
+        settings=settings,
+        store=store,
+        intake=intake,
+        grouper=grouper,
+        poller=poller,
+        metrics=metrics,
+        wake_grouper=wake_grouper,
+        background=background,
+        engine_dispose=engine.dispose,
+    )

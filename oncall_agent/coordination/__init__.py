@@ -1,0 +1,1 @@
+"""ServiceNow / GitHub mirroring through the outbox (arrives with the walking-skeleton issue)."""

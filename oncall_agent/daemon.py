@@ -1,0 +1,169 @@
+"""The process supervisor for `oncall-agent serve`: HTTP server, poller job, grouping worker, clean shutdown.
+
+SIGTERM (ECS stopping a task) -> uvicorn stops accepting and finishes in-flight requests -> the lifespan exit
+stops the scheduler after the running poll finishes, lets the grouper drain what was accepted, disposes the
+store -> exit 0. ECS gives 30 s by default (stopTimeout); each step here is bounded well below that.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from types import FrameType
+
+import uvicorn
+from apscheduler.schedulers.background import BackgroundScheduler
+from fastapi import FastAPI
+
+from oncall_agent.bootstrap import Components, build_components
+from oncall_agent.observability import get_logger
+from oncall_agent.settings import Settings
+from oncall_agent.web.app import create_app
+
+log = get_logger(__name__)
+
+
+class GroupingWorker(threading.Thread):
+    """Groups stored events into incidents, woken by intake or every `interval` seconds."""
+
+    def __init__(self, components: Components, wake: threading.Event, interval: float) -> None:
+        super().__init__(name="grouper", daemon=True)
+        self._components = components
+        self._wake = wake
+        self._interval = interval
+        self._stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.wait(self._interval)
+            self._wake.clear()
+            self.drain()
+        self.drain()  # what was accepted before shutdown is grouped before exit
+
+    def drain(self, batch: int = 200) -> None:
+        try:
+            while True:
+                grouped = self._components.grouper.run_once(batch)
+                created = sum(1 for g in grouped if g.decision.outcome.value == "create")
+                if created:
+                    self._components.metrics.incidents_created.inc(created)
+                if len(grouped) < batch:
+                    break
+            self._components.metrics.ungrouped.set(self._components.store.event_counts()["ungrouped"])
+        except Exception as exc:
+            log.error("grouping_failed", error=f"{type(exc).__name__}: {exc}")
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        self.join(timeout=20)
+
+
+class Daemon:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._wake = threading.Event()
+        self.components = build_components(settings, self._wake.set)
+        self._scheduler = BackgroundScheduler(timezone=UTC)
+        self._grouper = GroupingWorker(self.components, self._wake, settings.intake.grouping_interval_seconds)
+        self.server: uvicorn.Server | None = None
+
+    def _poll(self) -> None:
+        result = self.components.poller.poll_once()
+        self.components.metrics.polls.labels("partial" if result.failed_regions else "ok").inc()
+        if result.stored or result.failed_regions:
+            log.info(
+                "poll_done",
+                seen=result.seen,
+                stored=result.stored,
+                duplicates=result.duplicates,
+                failed_regions=result.failed_regions,
+            )
+
+    def start_background(self) -> None:
+        if self.settings.aws.poll_enabled:
+            self._scheduler.add_job(
+                self._poll,
+                "interval",
+                seconds=self.settings.aws.poll_interval_seconds,
+                id="poll-alarms",
+                max_instances=1,
+                coalesce=True,
+                next_run_time=datetime.now(UTC),
+            )
+        self._scheduler.start()
+        self._grouper.start()
+        log.info("daemon_started", poll=self.settings.aws.poll_enabled, regions=self.settings.aws.regions)
+
+    def stop_background(self) -> None:
+        self._scheduler.shutdown(wait=True)
+        self._grouper.stop()
+        self.components.dispose()
+        log.info("daemon_stopped")
+
+    def app(self) -> FastAPI:
+        @asynccontextmanager
+        async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+            self.start_background()
+            try:
+                yield
+            finally:
+                self.stop_background()
+
+        intake = self.settings.intake
+        return create_app(
+            self.components.intake,
+            self.components.metrics,
+            intake.max_body_bytes,
+            intake.eventbridge.header,
+            self.components.store.ping,
+            lifespan,
+        )
+
+    def _server(self) -> uvicorn.Server:
+        config = uvicorn.Config(
+            self.app(),
+            host=self.settings.http.host,
+            port=self.settings.http.port,
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=20,
+            lifespan="on",
+        )
+        self.server = uvicorn.Server(config)
+        return self.server
+
+    def run(self) -> int:
+        """Serve in the foreground until SIGTERM/SIGINT; returns the exit code."""
+        server = self._server()
+        # uvicorn re-raises the signal it caught after its graceful shutdown; with a Python handler installed
+        # first, that re-raise lands here instead of killing the process with 143.
+        signal.signal(signal.SIGTERM, _note_signal)
+        server.run()
+        return 0
+
+    def start_in_thread(self, timeout: float = 30.0) -> str:
+        """Serve from a background thread (demo, tests); returns the base URL once listening."""
+        server = self._server()
+        self._thread = threading.Thread(target=server.run, name="oncall-http", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the HTTP server did not start")
+            time.sleep(0.02)
+        host, port = server.servers[0].sockets[0].getsockname()[:2]
+        return f"http://{host}:{port}"
+
+    def stop_thread(self) -> None:
+        if self.server is not None:
+            self.server.should_exit = True
+            self._thread.join(timeout=30)
+
+
+def _note_signal(signum: int, _frame: FrameType | None) -> None:
+    log.info("signal_received", signal=signal.Signals(signum).name)

@@ -1,0 +1,1 @@
+"""Scenario benchmark runner and scoring (arrives with the investigation-quality issue)."""

@@ -1,0 +1,1 @@
+"""Alarm intake: parsing, SNS verification, webhook handling, polling, dedup and grouping."""

@@ -1,0 +1,1 @@
+"""The LangGraph investigation (arrives with the walking-skeleton issue)."""

@@ -1,0 +1,1 @@
+"""Runbooks, policy, approvals and action execution (arrives with the walking-skeleton issue)."""

@@ -1,0 +1,288 @@
+"""Seed moto from a scenario through boto3 (the way the agent's adapters will read it), and fire its alarms.
+
+`seed_aws` creates the alarms (tagged `service=<name>` plus the service's tags, all starting OK), the other
+alarms in their states, the metric series, the log groups/streams/events, and the deploy history (ECS, Lambda,
+CodeDeploy: `seed_aws_deploys`). It never fires the incident alarms: the caller does that with `fire_alarm`,
+in `fires_at` order, so the alarm's StateUpdatedTimestamp is the moment it really changed and an SNS delivery
+can carry exactly that timestamp. Times moto cannot take through its API are adjusted in-process when the
+moto server runs in this process (`moto_backdate`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from oncall_agent.domain.time import as_utc
+from oncall_agent.sandbox import moto_backdate
+from oncall_agent.sandbox.generate import COMPARISON_PHRASES, level_at, log_lines, metric_points, series_index
+from oncall_agent.sandbox.scenario import (
+    SERIES_WINDOW,
+    AlarmSpec,
+    MetricQuery,
+    MetricRef,
+    OtherAlarm,
+    Scenario,
+    is_extended_statistic,
+    resolve_time,
+)
+from oncall_agent.sandbox.scenario_targets import account_of
+
+METRIC_BATCH = 1000  # PutMetricData takes at most 1,000 metrics per request
+LOG_BATCH_EVENTS = 10_000  # PutLogEvents: at most 10,000 events,
+LOG_BATCH_BYTES = 1_000_000  # about 1 MiB (each event counts its UTF-8 size + 26 bytes),
+LOG_BATCH_SPAN_MS = 24 * 3600 * 1000 - 1  # and less than 24 hours between first and last event
+
+
+@dataclass(frozen=True)
+class AwsClients:
+    """The boto3 clients seeding needs; `connect` builds them for a moto endpoint."""
+
+    cloudwatch: Any
+    logs: Any
+    ecs: Any
+    lambda_: Any
+    codedeploy: Any
+    iam: Any
+
+    @classmethod
+    def connect(cls, endpoint_url: str, region: str = "us-east-1") -> AwsClients:
+        import boto3
+        from botocore.config import Config
+
+        # Only ever local moto: fixed dummy keys, so real credentials in the environment are never used.
+        session = boto3.session.Session(
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",  # noqa: S106 - moto's dummy key, not a secret
+            region_name=region,
+        )
+        # moto answers unimplemented operations with HTTP 500; retrying them only hides the problem.
+        config = Config(retries={"max_attempts": 1})
+        names = ("cloudwatch", "logs", "ecs", "lambda", "codedeploy", "iam")
+        return cls(*(session.client(name, endpoint_url=endpoint_url, config=config) for name in names))
+
+
+@dataclass
+class SeedSummary:
+    """How much was seeded, per kind; `codedeploy_ids` maps scenario deployment ids to moto's."""
+
+    alarms: int = 0
+    other_alarms: int = 0
+    metric_points: int = 0
+    log_groups: int = 0
+    log_events: int = 0
+    task_definitions: int = 0
+    ecs_services: int = 0
+    lambda_functions: int = 0
+    lambda_versions: int = 0
+    codedeploy_deployments: int = 0
+    codedeploy_ids: dict[str, str] = field(default_factory=dict)
+    backdated: int = 0
+
+
+@dataclass(frozen=True)
+class FiredAlarm:
+    name: str
+    arn: str
+    state: str
+    state_updated: datetime
+    reason: str
+
+
+def _dimensions(metric: MetricRef | MetricQuery) -> list[dict[str, str]]:
+    return [{"Name": name, "Value": value} for name, value in metric.dimensions.items()]
+
+
+def _tags(scenario: Scenario, service_name: str | None) -> list[dict[str, str]]:
+    service = scenario.service(service_name) if service_name else None
+    tags = {**(service.tags if service else {}), **({"service": service_name} if service_name else {})}
+    return [{"Key": key, "Value": value} for key, value in tags.items()]
+
+
+def _alarm_request(metric: MetricRef | MetricQuery, stat: str, period: int) -> dict[str, Any]:
+    request: dict[str, Any] = {
+        "Namespace": metric.namespace,
+        "MetricName": metric.name,
+        "Dimensions": _dimensions(metric),
+        "Period": period,
+    }
+    request["ExtendedStatistic" if is_extended_statistic(stat) else "Statistic"] = stat
+    return request
+
+
+def _nice(value: float, up: bool) -> float:
+    """Round to two significant digits, the way people write thresholds (3.6 -> 3.6, 57.61 -> 58)."""
+    if value == 0:
+        return 0.0
+    step = 10 ** (math.floor(math.log10(abs(value))) - 1)
+    return float(round((math.ceil if up else math.floor)(value / step) * step, 10))
+
+
+def _other_threshold(scenario: Scenario, alarm: OtherAlarm) -> float:
+    """The format gives other alarms no threshold: pick one the seeded series agrees with, crossed all the
+    time since `since` for ALARM and never in the window for OK (0 when no series is seeded)."""
+    index = series_index(scenario, alarm.metric)
+    if index is None:
+        return 0.0
+    series = scenario.metrics[index]
+    start = (
+        max(alarm.since, -SERIES_WINDOW).total_seconds() if alarm.state == "ALARM" else -SERIES_WINDOW.total_seconds()
+    )
+    levels = [level_at(series, offset) for offset in range(int(start), 1, series.metric.period)] or [series.baseline]
+    if alarm.state == "ALARM":
+        return _nice(min(levels) - series.noise, up=False)
+    return _nice((max(levels) + series.noise) * 1.2, up=True)
+
+
+def _put_alarm(cloudwatch: Any, scenario: Scenario, alarm: AlarmSpec | OtherAlarm, actions: Sequence[str]) -> None:
+    if isinstance(alarm, AlarmSpec):
+        request = _alarm_request(alarm.metric, alarm.metric.stat, alarm.metric.period)
+        request |= {"Threshold": alarm.threshold, "ComparisonOperator": alarm.comparison}
+        request |= {"EvaluationPeriods": alarm.evaluation_periods}
+        if alarm.description is not None:
+            request["AlarmDescription"] = alarm.description
+    else:
+        request = _alarm_request(alarm.metric, alarm.metric.stat or "Average", alarm.metric.period or 60)
+        threshold = _other_threshold(scenario, alarm)
+        request |= {"Threshold": threshold, "ComparisonOperator": "GreaterThanThreshold", "EvaluationPeriods": 1}
+    cloudwatch.put_metric_alarm(
+        AlarmName=alarm.name, AlarmActions=list(actions), Tags=_tags(scenario, alarm.service), **request
+    )
+
+
+def _set_state(cloudwatch: Any, name: str, state: str, reason: str) -> None:
+    cloudwatch.set_alarm_state(AlarmName=name, StateValue=state, StateReason=reason)
+
+
+def seed_alarms(
+    scenario: Scenario, now: datetime, cloudwatch: Any, summary: SeedSummary, actions: Sequence[str] = ()
+) -> None:
+    """Incident alarms in OK (quiet for the whole window), other alarms in their state since `since`."""
+    account = account_of(scenario)
+    for alarm in scenario.alarms:
+        _put_alarm(cloudwatch, scenario, alarm, actions)
+        phrase = COMPARISON_PHRASES[alarm.comparison]
+        _set_state(cloudwatch, alarm.name, "OK", f"Threshold Crossed: no datapoint was {phrase} the threshold.")
+        quiet_since = resolve_time(-SERIES_WINDOW, now)
+        summary.backdated += moto_backdate.backdate_alarm_state(account, scenario.region, alarm.name, quiet_since)
+        summary.alarms += 1
+    for other in scenario.other_alarms:
+        _put_alarm(cloudwatch, scenario, other, actions)
+        _set_state(cloudwatch, other.name, other.state, f"State set to {other.state} by the scenario.")
+        since = resolve_time(other.since, now)
+        summary.backdated += moto_backdate.backdate_alarm_state(account, scenario.region, other.name, since)
+        summary.other_alarms += 1
+
+
+def seed_metrics(scenario: Scenario, now: datetime, cloudwatch: Any) -> int:
+    """Put every series point as a plain value; returns the number of points.
+
+    Percentile statistics (p99) are computed from these same values; GetMetricData with `Stat: p99` needs
+    the moto extension a later change adds (moto 5.2.5 answers it with HTTP 500, see STACK-NOTES).
+    """
+    count = 0
+    for index, series in enumerate(scenario.metrics):
+        metric = series.metric
+        points = metric_points(series, now, f"{scenario.id}:metrics:{index}")
+        extra = {"StorageResolution": 1} if metric.period < 60 else {}  # high-resolution series
+        data = [
+            {
+                "MetricName": metric.name,
+                "Dimensions": _dimensions(metric),
+                "Timestamp": at,
+                "Value": value,
+                **extra,
+            }
+            for at, value in points
+        ]
+        for start in range(0, len(data), METRIC_BATCH):
+            cloudwatch.put_metric_data(Namespace=metric.namespace, MetricData=data[start : start + METRIC_BATCH])
+        count += len(data)
+    return count
+
+
+def _log_batches(events: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    batches: list[list[dict[str, Any]]] = []
+    size = 0
+    for event in events:
+        event_size = len(event["message"].encode()) + 26
+        current = batches[-1] if batches else None
+        if (
+            current is None
+            or len(current) >= LOG_BATCH_EVENTS
+            or size + event_size > LOG_BATCH_BYTES
+            or event["timestamp"] - current[0]["timestamp"] > LOG_BATCH_SPAN_MS
+        ):
+            batches.append([])
+            size = 0
+        batches[-1].append(event)
+        size += event_size
+    return batches
+
+
+def seed_logs(scenario: Scenario, now: datetime, logs: Any, summary: SeedSummary) -> None:
+    """Every catalog log group, plus each `logs` entry's stream and events (sorted, in legal batches)."""
+    groups = [group for service in scenario.services for group in service.log_groups]
+    groups += [spec.group for spec in scenario.logs]
+    for group in dict.fromkeys(groups):
+        logs.create_log_group(logGroupName=group)
+        summary.log_groups += 1
+    streams: set[tuple[str, str]] = set()
+    for index, spec in enumerate(scenario.logs):
+        seed = f"{scenario.id}:logs:{index}"
+        stream = spec.stream or f"{spec.group.rstrip('/').rsplit('/', 1)[-1]}/{short_id(seed)}"
+        if (spec.group, stream) not in streams:
+            logs.create_log_stream(logGroupName=spec.group, logStreamName=stream)
+            streams.add((spec.group, stream))
+        events = [{"timestamp": int(at.timestamp() * 1000), "message": text} for at, text in log_lines(spec, now, seed)]
+        for batch in _log_batches(events):
+            logs.put_log_events(logGroupName=spec.group, logStreamName=stream, logEvents=batch)
+        summary.log_events += len(events)
+
+
+def short_id(seed: str) -> str:
+    """A short stable hex id for default stream names (like the task id ending an ECS stream name)."""
+    return hashlib.sha256(seed.encode()).hexdigest()[:12]
+
+
+def seed_aws(
+    scenario: Scenario, now: datetime, clients: AwsClients | str, *, alarm_actions: Sequence[str] = ()
+) -> SeedSummary:
+    """Seed everything AWS-side for `scenario` as of `now`; `clients` may be a moto endpoint URL."""
+    from oncall_agent.sandbox.seed_aws_deploys import seed_deploys
+
+    if isinstance(clients, str):
+        clients = AwsClients.connect(clients, scenario.region)
+    now = as_utc(now)
+    summary = SeedSummary()
+    seed_alarms(scenario, now, clients.cloudwatch, summary, alarm_actions)
+    summary.metric_points = seed_metrics(scenario, now, clients.cloudwatch)
+    seed_logs(scenario, now, clients.logs, summary)
+    seed_deploys(scenario, now, clients, summary)
+    return summary
+
+
+def fire_alarm(
+    cloudwatch: Any, alarm: AlarmSpec, reason: str | None = None, reason_data: dict[str, Any] | None = None
+) -> FiredAlarm:
+    """Move `alarm` to ALARM (set_alarm_state); return its ARN and StateUpdatedTimestamp as moto reports."""
+    if reason is None:
+        reason = (
+            f"Threshold Crossed: {alarm.evaluation_periods} datapoint(s) were "
+            f"{COMPARISON_PHRASES[alarm.comparison]} the threshold ({float(alarm.threshold)})."
+        )
+    extra = {"StateReasonData": json.dumps(reason_data)} if reason_data is not None else {}
+    cloudwatch.set_alarm_state(AlarmName=alarm.name, StateValue="ALARM", StateReason=reason, **extra)
+    found = cloudwatch.describe_alarms(AlarmNames=[alarm.name])["MetricAlarms"][0]
+    return FiredAlarm(
+        name=found["AlarmName"],
+        arn=found["AlarmArn"],
+        state=found["StateValue"],
+        state_updated=as_utc(found["StateUpdatedTimestamp"]),
+        reason=found.get("StateReason", reason),
+    )

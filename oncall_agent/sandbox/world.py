@@ -1,0 +1,201 @@
+"""The sandbox world: moto (server mode), the GitHub / ServiceNow / CloudTrail stand-ins and a control server,
+seeded from one scenario, plus the agent configuration that points at all of it.
+
+The control server serves the sandbox's SNS signing certificate (the agent trusts it only because the printed
+configuration maps the official-looking certificate URL to it) and lets a person fire the scenario's alarms:
+`POST /_sandbox/fire` sets the alarm in moto and, with `deliver_to`, delivers it signed as SNS would.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+from fastapi import FastAPI, HTTPException
+from fastapi.responses import Response
+from moto.server import ThreadedMotoServer
+from pydantic import BaseModel
+
+from oncall_agent.sandbox.scenario import Scenario
+from oncall_agent.sandbox.seed_aws import AwsClients, FiredAlarm, SeedSummary, fire_alarm, seed_aws
+from oncall_agent.sandbox.seed_standins import StandinSummary, seed_standins
+from oncall_agent.sandbox.sns_delivery import deliver_alarm
+from oncall_agent.sandbox.sns_signer import SnsSigner
+from oncall_agent.sandbox.standins import (
+    BackgroundServer,
+    CloudTrailState,
+    FaultInjector,
+    GitHubState,
+    ServiceNowState,
+    create_cloudtrail_app,
+    create_github_app,
+    create_servicenow_app,
+)
+
+GITHUB_TOKEN = "sandbox-github-token"  # noqa: S105 - a local stand-in's fixed token, not a secret
+SERVICENOW_USER = "oncall-agent"
+SERVICENOW_PASSWORD = "sandbox-password"  # noqa: S105 - a local stand-in's fixed password
+EVENTBRIDGE_SECRET = "sandbox-eventbridge-secret"  # noqa: S105 - sandbox only
+TOPIC_NAME = "oncall-alarms"
+CERT_PATH = "/sns/SimpleNotificationService-sandbox.pem"
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    aws: str
+    github: str
+    servicenow: str
+    cloudtrail: str
+    control: str
+
+
+@dataclass(frozen=True)
+class Fired:
+    alarm: FiredAlarm
+    delivered_status: int | None
+
+
+class FireRequest(BaseModel):
+    alarm: str | None = None
+    deliver_to: str | None = None
+
+
+class SandboxWorld:
+    """Start, seed, fire, stop. One scenario per world; `stop()` releases every port."""
+
+    def __init__(self, scenario: Scenario, *, latency_ms: int = 0) -> None:
+        self.scenario = scenario
+        self.signer = SnsSigner()
+        self.github = GitHubState()
+        self.servicenow = ServiceNowState()
+        self.cloudtrail = CloudTrailState()
+        self.faults = {name: FaultInjector() for name in ("github", "servicenow", "cloudtrail")}
+        for injector in self.faults.values():
+            injector.set_latency(latency_ms)
+        self._moto: ThreadedMotoServer | None = None
+        self._servers: list[BackgroundServer] = []
+        self.endpoints: Endpoints | None = None
+        self.topic_arn = ""
+        self.seeded_at: datetime | None = None
+
+    def start(self) -> Endpoints:
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._moto.start()
+        host, port = self._moto.get_host_and_port()
+        aws = f"http://{host}:{port}"
+        github = self._serve(create_github_app(self.github, self.faults["github"], GITHUB_TOKEN), "github")
+        servicenow = self._serve(
+            create_servicenow_app(self.servicenow, self.faults["servicenow"], SERVICENOW_USER, SERVICENOW_PASSWORD),
+            "servicenow",
+        )
+        cloudtrail = self._serve(create_cloudtrail_app(self.cloudtrail, self.faults["cloudtrail"]), "cloudtrail")
+        control = self._serve(self._control_app(), None)
+        self.endpoints = Endpoints(aws, github, servicenow, cloudtrail, control)
+        self.topic_arn = self._client("sns").create_topic(Name=TOPIC_NAME)["TopicArn"]
+        return self.endpoints
+
+    def _serve(self, app: FastAPI, fault_key: str | None) -> str:
+        server = BackgroundServer(app, faults=self.faults[fault_key] if fault_key else None)
+        self._servers.append(server)
+        return server.start()
+
+    def _client(self, service: str) -> Any:
+        assert self.endpoints is not None, "start() the world first"
+        session = boto3.session.Session(
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",  # noqa: S106 - moto's dummy keys
+            region_name=self.scenario.region,
+        )
+        return session.client(service, endpoint_url=self.endpoints.aws)
+
+    def seed(self, now: datetime | None = None) -> tuple[SeedSummary, StandinSummary]:
+        """Seed moto and the stand-ins as of `now` (default: this moment)."""
+        assert self.endpoints is not None, "start() the world first"
+        moment = now or datetime.now(UTC)
+        self.seeded_at = moment
+        aws = seed_aws(self.scenario, moment, AwsClients.connect(self.endpoints.aws, self.scenario.region))
+        standins = seed_standins(
+            self.scenario, moment, github=self.github, servicenow=self.servicenow, cloudtrail=self.cloudtrail
+        )
+        return aws, standins
+
+    def fire(self, alarm_name: str | None = None, deliver_to: str | None = None) -> Fired:
+        """Put the alarm (default: the scenario's first) into ALARM; with `deliver_to`, POST it signed as SNS."""
+        wanted = alarm_name or self.scenario.incident_alarm.name
+        spec = next((a for a in self.scenario.alarms if a.name == wanted), None)
+        if spec is None:
+            raise KeyError(f"scenario {self.scenario.id} has no alarm {wanted!r}")
+        cloudwatch = self._client("cloudwatch")
+        fired = fire_alarm(cloudwatch, spec)
+        status = None
+        if deliver_to:
+            item = cloudwatch.describe_alarms(AlarmNames=[wanted])["MetricAlarms"][0]
+            status = deliver_alarm(self.signer, self.topic_arn, item, deliver_to).status_code
+        return Fired(fired, status)
+
+    def certificate_url(self) -> str:
+        return self.signer.certificate_url(self.scenario.region)
+
+    def agent_config(self, *, store_url: str, http_port: int, poll_interval_seconds: float = 2.0) -> dict[str, Any]:
+        """An `oncall-agent.yaml` (as a dict) that points the agent at this world."""
+        assert self.endpoints is not None, "start() the world first"
+        ep = self.endpoints
+        return {
+            "aws": {
+                "regions": [self.scenario.region],
+                "endpoint_url": ep.aws,
+                "service_endpoints": {"cloudtrail": ep.cloudtrail},
+                "credentials": {"access_key_id": "testing", "secret_access_key": "testing"},
+                "poll_interval_seconds": poll_interval_seconds,
+            },
+            "intake": {
+                "sns": {
+                    "allowed_topic_arns": [self.topic_arn],
+                    "certificate_sources": {self.certificate_url(): f"{ep.control}{CERT_PATH}"},
+                },
+                "eventbridge": {"secret": EVENTBRIDGE_SECRET},
+            },
+            "http": {"host": "127.0.0.1", "port": http_port},
+            "store": {"url": store_url},
+            "services": [
+                s.model_dump(mode="json", by_alias=True, exclude_none=True, exclude_defaults=True)
+                for s in self.scenario.services
+            ],
+            "integrations": {
+                "github": {"url": ep.github, "token": GITHUB_TOKEN},
+                "servicenow": {"url": ep.servicenow, "user": SERVICENOW_USER, "password": SERVICENOW_PASSWORD},
+            },
+        }
+
+    def _control_app(self) -> FastAPI:
+        app = FastAPI(title="oncall-agent sandbox control", docs_url=None, redoc_url=None)
+
+        @app.get(CERT_PATH)
+        def certificate() -> Response:
+            return Response(self.signer.certificate_pem, media_type="application/x-pem-file")
+
+        @app.post("/_sandbox/fire")
+        def fire(request: FireRequest) -> dict[str, Any]:
+            try:
+                fired = self.fire(request.alarm, request.deliver_to)
+            except KeyError as exc:
+                raise HTTPException(404, str(exc)) from exc
+            return {
+                **asdict(fired.alarm),
+                "state_updated": fired.alarm.state_updated.isoformat(),
+                "delivered_status": fired.delivered_status,
+            }
+
+        return app
+
+    def stop(self) -> None:
+        for server in reversed(self._servers):
+            server.stop()
+        self._servers.clear()
+        if self._moto is not None:
+            self._moto.stop()
+            self._moto = None

@@ -1,0 +1,108 @@
+"""SqlIncidentStore: the `ports.IncidentStore` implementation over one SQLAlchemy engine.
+
+Thin on purpose: it owns transactions (write transactions start with BEGIN IMMEDIATE on SQLite), the clock and
+error translation; the queries live in `events`, `incidents` and `apply_grouping`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from contextlib import AbstractContextManager, nullcontext
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from oncall_agent.domain.alarm import AlarmEvent
+from oncall_agent.domain.errors import StoreError
+from oncall_agent.domain.incident import Incident, IncidentStatus
+from oncall_agent.ports import AppendResult, Clock, GroupedEvent, GroupingRule, IncidentStore
+from oncall_agent.store import events, incidents
+from oncall_agent.store.apply_grouping import group_next
+from oncall_agent.store.engine import writer
+from oncall_agent.store.errors import translate_errors
+from oncall_agent.store.migrate import current_revision, head_revision
+from oncall_agent.store.tables import incidents as incidents_table
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class SqlIncidentStore:
+    """Alarm events, incidents and their timelines in SQLite or PostgreSQL (schema from `migrate.upgrade`)."""
+
+    def __init__(self, engine: Engine, clock: Clock | None = None) -> None:
+        self._engine = engine
+        self._writer = writer(engine)
+        self._clock = clock or SystemClock()
+        # SQLite has one writer at a time. Queueing this process's writers on a mutex is far cheaper than
+        # letting them collide in SQLite, whose busy handler sleeps in steps of up to 100 ms (the ack tail).
+        self._write_lock: AbstractContextManager[object] = (
+            threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
+        )
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    def append_event(self, event: AlarmEvent) -> AppendResult:
+        with translate_errors(f"append event for {event.alarm_name}"), self._write_lock:
+            return events.append_event(self._writer, event, self._clock.now())
+
+    def group_pending(self, rule: GroupingRule, limit: int = 100) -> list[GroupedEvent]:
+        grouped: list[GroupedEvent] = []
+        while len(grouped) < limit:
+            with translate_errors("group event"), self._write_lock, self._writer.begin() as connection:
+                result = group_next(connection, rule, self._clock.now())
+            if result is None:
+                break
+            grouped.append(result)
+        return grouped
+
+    def get_incident(self, incident_id: str) -> Incident | None:
+        with translate_errors(f"read incident {incident_id}"), self._engine.begin() as connection:
+            found = incidents.load_incidents(connection, incidents_table.c.id == incident_id)
+        return found[0] if found else None
+
+    def list_incidents(self, statuses: Iterable[IncidentStatus] | None = None) -> list[Incident]:
+        """Incidents (with the given statuses, if any), newest first."""
+        where = None
+        if statuses is not None:
+            where = incidents_table.c.status.in_(sorted({status.value for status in statuses}))
+        with translate_errors("list incidents"), self._engine.begin() as connection:
+            return incidents.load_incidents(connection, where)
+
+    def set_status(self, incident_id: str, status: IncidentStatus, note: str) -> Incident:
+        """Move the incident to `status` (InvalidTransition if the lifecycle forbids it; a no-op if it is
+        already there); StoreError if there is no such incident."""
+        with (
+            translate_errors(f"set status of {incident_id}"),
+            self._write_lock,
+            self._writer.begin() as connection,
+        ):
+            incidents.change_status(connection, incident_id, status, note, self._clock.now())
+            found = incidents.load_incidents(connection, incidents_table.c.id == incident_id)
+        return found[0]
+
+    def event_counts(self) -> dict[str, int]:
+        with translate_errors("count events"), self._engine.begin() as connection:
+            return events.event_counts(connection)
+
+    def ping(self) -> None:
+        with translate_errors("ping"), self._engine.connect() as connection:
+            connection.execute(sa.select(1))
+            revision = current_revision(connection)
+        expected = head_revision()
+        if revision != expected:
+            raise StoreError(
+                f"database schema is at {revision or 'no revision'}, this code needs {expected}: "
+                "run `oncall-agent db upgrade`"
+            )
+
+
+if TYPE_CHECKING:  # mypy proves the class satisfies the port it exists for
+    _conforms: type[IncidentStore] = SqlIncidentStore

@@ -1,0 +1,1 @@
+"""HTTP surface: webhooks, health and metrics (FastAPI)."""
