@@ -153,7 +153,7 @@ def demo(scenario: ScenarioOption = None, as_json: JsonFlag = False) -> None:
     from oncall_agent.sandbox.demo import run_demo
 
     configure_logging("WARNING", json_output=False)
-    say = (lambda _line: None) if as_json else (lambda line: typer.echo(line))
+    say = (lambda _line: None) if as_json else typer.echo
     result = run_demo(scenario, say)
     if as_json:
         typer.echo(json.dumps(result))
@@ -171,8 +171,9 @@ def sandbox_up(
     from oncall_agent.sandbox.up import run_sandbox
 
     configure_logging("WARNING", json_output=False)
-    run_sandbox(scenario, store_url=store_url, port=port, latency_ms=latency_ms, write_config=write_config,
-                say=typer.echo)
+    run_sandbox(
+        scenario, store_url=store_url, port=port, latency_ms=latency_ms, write_config=write_config, say=typer.echo
+    )
 
 
 def main() -> None:

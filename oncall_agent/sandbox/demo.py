@@ -44,15 +44,18 @@ def _wait(check: Callable[[], Any], timeout: float) -> Any:
 
 def _incident_json(incident: Incident) -> dict[str, Any]:
     return {
-        "id": incident.id, "service": incident.service, "status": incident.status.value,
+        "id": incident.id,
+        "service": incident.service,
+        "status": incident.status.value,
         "alarms": [{"name": a.alarm_name, "state": a.state.value} for a in incident.alarms],
         "timeline": [{"at": e.at.isoformat(), "kind": e.kind, "message": e.message} for e in incident.timeline],
     }
 
 
 def _run_agent(world: SandboxWorld, folder: Path, say: Say) -> dict[str, Any]:
-    config = world.agent_config(store_url=f"sqlite:///{folder / 'oncall-agent.db'}", http_port=0,
-                                poll_interval_seconds=1.0)
+    config = world.agent_config(
+        store_url=f"sqlite:///{folder / 'oncall-agent.db'}", http_port=0, poll_interval_seconds=1.0
+    )
     daemon = Daemon(Settings(**config))
     url = daemon.start_in_thread()
     say(f"agent listening on {url} (webhooks, poller every 1 s, grouping)")
@@ -89,12 +92,16 @@ def run_demo(scenario_path: Path | None, say: Say) -> dict[str, Any]:
     world = SandboxWorld(scenario)
     endpoints = world.start()
     try:
-        say(f"sandbox up: moto {endpoints.aws}, GitHub {endpoints.github}, ServiceNow {endpoints.servicenow}, "
-            f"CloudTrail {endpoints.cloudtrail}")
+        say(
+            f"sandbox up: moto {endpoints.aws}, GitHub {endpoints.github}, ServiceNow {endpoints.servicenow}, "
+            f"CloudTrail {endpoints.cloudtrail}"
+        )
         aws, standins = world.seed()
-        say(f"seeded: {aws.alarms} alarms, {aws.metric_points} metric points, {aws.log_events} log lines, "
+        say(
+            f"seeded: {aws.alarms} alarms, {aws.metric_points} metric points, {aws.log_events} log lines, "
             f"{aws.task_definitions} task definitions, {len(standins.cloudtrail_event_ids)} CloudTrail events, "
-            f"{standins.commits} commits, {standins.servicenow_records} ServiceNow records")
+            f"{standins.commits} commits, {standins.servicenow_records} ServiceNow records"
+        )
         with tempfile.TemporaryDirectory(prefix="oncall-demo-") as tmp:
             result = _run_agent(world, Path(tmp), say)
     finally:

@@ -15,7 +15,12 @@ from oncall_agent.sandbox.world import SandboxWorld
 
 
 def run_sandbox(
-    scenario_path: Path, *, store_url: str, port: int, latency_ms: int, write_config: Path | None,
+    scenario_path: Path,
+    *,
+    store_url: str,
+    port: int,
+    latency_ms: int,
+    write_config: Path | None,
     say: Callable[[str], None],
 ) -> None:
     world = SandboxWorld(load_scenario(scenario_path), latency_ms=latency_ms)
@@ -35,8 +40,10 @@ def run_sandbox(
         say(f"# sandbox for scenario {world.scenario.id}")
         for name, url in vars(endpoints).items():
             say(f"#   {name:<11} {url}")
-        say(f"# fire the alarm:  curl -X POST {endpoints.control}/_sandbox/fire -H 'content-type: application/json' "
-            f"-d '{{\"deliver_to\": \"http://127.0.0.1:{port}/webhooks/sns\"}}'")
+        say(
+            f"# fire the alarm:  curl -X POST {endpoints.control}/_sandbox/fire -H 'content-type: application/json' "
+            f'-d \'{{"deliver_to": "http://127.0.0.1:{port}/webhooks/sns"}}\''
+        )
         say("# agent config (oncall-agent serve --config FILE):")
         say(config)
         stop.wait()
