@@ -20,6 +20,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from fastapi import FastAPI
 
 from oncall_agent.bootstrap import Components, build_components
+from oncall_agent.domain.grouping import GroupingOutcome
 from oncall_agent.observability import get_logger
 from oncall_agent.settings import Settings
 from oncall_agent.web.app import create_app
@@ -48,7 +49,12 @@ class GroupingWorker(threading.Thread):
         try:
             while True:
                 grouped = self._components.grouper.run_once(batch)
-                created = sum(1 for g in grouped if g.decision.outcome.value == "create")
+                for item in grouped:
+                    if item.decision.outcome is GroupingOutcome.QUARANTINED:
+                        log.error(
+                            "event_quarantined", event_id=item.event_id, alarm=item.alarm_name, reason=item.detail
+                        )
+                created = sum(1 for g in grouped if g.decision.outcome is GroupingOutcome.CREATE)
                 if created:
                     self._components.metrics.incidents_created.inc(created)
                 if len(grouped) < batch:

@@ -45,6 +45,7 @@ class GroupedEvent:
     event_id: int
     alarm_name: str
     decision: GroupingDecision
+    detail: str = ""  # why, for a QUARANTINED event
 
 
 GroupingRule = Callable[[AlarmEvent, list[OpenIncidentView]], GroupingDecision]

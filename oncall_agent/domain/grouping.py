@@ -24,6 +24,7 @@ class GroupingOutcome(StrEnum):
     NOTE = "note"
     STALE = "stale"
     RECORD = "record"
+    QUARANTINED = "quarantined"  # the event could not be grouped (unreadable payload, rule failure): set aside
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from oncall_agent.domain.alarm import AlarmState
 from oncall_agent.domain.errors import InvalidTransition
+from oncall_agent.domain.evidence import Category
 
 
 class IncidentStatus(StrEnum):
@@ -71,6 +72,16 @@ class IncidentAlarm(BaseModel):
     state_timestamp: datetime
 
 
+class Resolution(BaseModel):
+    """How an incident ended: what caused it and what fixed it (the memory later incidents are compared with)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    category: Category
+    culprit: str | None = None
+    summary: str | None = None
+
+
 class Incident(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -84,3 +95,5 @@ class Incident(BaseModel):
     alarms: list[IncidentAlarm] = Field(default_factory=list)
     links: dict[str, str] = Field(default_factory=dict)
     timeline: list[TimelineEntry] = Field(default_factory=list)
+    title: str | None = None
+    resolution: Resolution | None = None

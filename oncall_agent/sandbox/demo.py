@@ -57,6 +57,8 @@ def _run_agent(world: SandboxWorld, folder: Path, say: Say) -> dict[str, Any]:
         store_url=f"sqlite:///{folder / 'oncall-agent.db'}", http_port=0, poll_interval_seconds=1.0
     )
     daemon = Daemon(Settings(**config))
+    remembered = world.seed_history(daemon.components.store)
+    say(f"agent memory: {remembered} past incident(s) from the scenario's history")
     url = daemon.start_in_thread()
     say(f"agent listening on {url} (webhooks, poller every 1 s, grouping)")
     try:

@@ -12,6 +12,9 @@ import yaml
 
 from oncall_agent.sandbox.scenario import load_scenario
 from oncall_agent.sandbox.world import SandboxWorld
+from oncall_agent.store.engine import make_engine
+from oncall_agent.store.incident_store import SqlIncidentStore
+from oncall_agent.store.migrate import upgrade
 
 
 def run_sandbox(
@@ -34,6 +37,10 @@ def run_sandbox(
     signal.signal(signal.SIGINT, on_signal)
     try:
         world.seed()
+        store = SqlIncidentStore(make_engine(store_url))
+        upgrade(store_url)
+        say(f"# {world.seed_history(store)} past incident(s) written to {store_url}")
+        store.engine.dispose()
         config = yaml.safe_dump(world.agent_config(store_url=store_url, http_port=port), sort_keys=False)
         if write_config is not None:
             write_config.write_text(config)

@@ -19,7 +19,8 @@ from fastapi.responses import Response
 from moto.server import ThreadedMotoServer
 from pydantic import BaseModel
 
-from oncall_agent.sandbox.scenario import Scenario
+from oncall_agent.domain.incident import Resolution
+from oncall_agent.sandbox.scenario import Scenario, resolve_time
 from oncall_agent.sandbox.seed_aws import AwsClients, FiredAlarm, SeedSummary, fire_alarm, seed_aws
 from oncall_agent.sandbox.seed_standins import StandinSummary, seed_standins
 from oncall_agent.sandbox.sns_delivery import deliver_alarm
@@ -34,6 +35,7 @@ from oncall_agent.sandbox.standins import (
     create_github_app,
     create_servicenow_app,
 )
+from oncall_agent.store.incident_store import SqlIncidentStore
 
 GITHUB_TOKEN = "sandbox-github-token"  # noqa: S105 - a local stand-in's fixed token, not a secret
 SERVICENOW_USER = "oncall-agent"
@@ -122,6 +124,18 @@ class SandboxWorld:
             self.scenario, moment, github=self.github, servicenow=self.servicenow, cloudtrail=self.cloudtrail
         )
         return aws, standins
+
+    def seed_history(self, store: SqlIncidentStore) -> int:
+        """Put the scenario's past incidents into the agent's memory (idempotent); returns how many."""
+        moment = self.seeded_at or datetime.now(UTC)
+        for past in self.scenario.history:
+            store.record_past_incident(
+                service=past.service,
+                title=past.title,
+                opened_at=resolve_time(past.opened, moment),
+                resolution=Resolution(category=past.category, culprit=past.culprit, summary=past.resolution),
+            )
+        return len(self.scenario.history)
 
     def fire(self, alarm_name: str | None = None, deliver_to: str | None = None) -> Fired:
         """Put the alarm (default: the scenario's first) into ALARM; with `deliver_to`, POST it signed as SNS."""

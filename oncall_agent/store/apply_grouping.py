@@ -1,9 +1,10 @@
 """The store's half of grouping: take the next ungrouped event, ask the rule, persist the decision.
 
-One event per transaction. Concurrency: on PostgreSQL a transaction-level advisory lock makes groupers on
-different replicas take turns, so two of them can never each open an incident for the same service (each
-would decide on a view that lacks the other's new incident). On SQLite the caller's `BEGIN IMMEDIATE` gives
-the same guarantee. Grouping one event is a few small queries, so serialising it costs little.
+One event per transaction. An event that cannot be grouped is quarantined, not retried forever.
+Concurrency: on PostgreSQL a transaction-level advisory lock makes groupers on different replicas take turns,
+so two of them can never each open an incident for the same service (each would decide on a view that lacks
+the other's new incident). On SQLite the caller's `BEGIN IMMEDIATE` gives the same guarantee. Grouping one
+event is a few small queries, so serialising it costs little.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from dataclasses import replace
 from datetime import datetime
 
 import sqlalchemy as sa
+from pydantic import ValidationError
 from sqlalchemy.engine import Connection
 
 from oncall_agent.domain.alarm import AlarmEvent
-from oncall_agent.domain.errors import StoreError
+from oncall_agent.domain.errors import OncallAgentError, StoreError
 from oncall_agent.domain.grouping import GroupingDecision, GroupingOutcome
 from oncall_agent.ports import GroupedEvent, GroupingRule
 from oncall_agent.store import events, incidents
@@ -32,11 +34,18 @@ def group_next(connection: Connection, rule: GroupingRule, now: datetime) -> Gro
     queued = events.next_ungrouped(connection)
     if queued is None:
         return None
-    event_id, event = queued
-    views = incidents.active_views(connection)
-    decision = rule(event, views)
-    if decision.outcome in _NEEDS_INCIDENT and decision.incident_id not in {view.id for view in views}:
-        raise StoreError(f"grouping rule chose {decision.incident_id!r}, which is not an active incident")
+    event_id, payload = queued
+    try:
+        event = AlarmEvent.model_validate(payload)
+        views = incidents.active_views(connection)
+        decision = rule(event, views)
+        if decision.outcome in _NEEDS_INCIDENT and decision.incident_id not in {view.id for view in views}:
+            raise StoreError(f"grouping rule chose {decision.incident_id!r}, which is not an active incident")
+    except (ValidationError, OncallAgentError, ValueError, KeyError, TypeError) as exc:
+        # One bad event must not stall every event behind it: it stays stored, marked, for a person to look at.
+        events.mark_grouped(connection, event_id, None, GroupingOutcome.QUARANTINED.value)
+        quarantined = GroupingDecision(GroupingOutcome.QUARANTINED, None, "", "")
+        return GroupedEvent(event_id, str(payload.get("alarm_name", "?")), quarantined, f"{type(exc).__name__}: {exc}")
     incident_id = _apply(connection, event, event_id, decision, now)
     events.mark_grouped(connection, event_id, incident_id, decision.outcome.value)
     return GroupedEvent(event_id, event.alarm_name, replace(decision, incident_id=incident_id))

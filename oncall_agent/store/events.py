@@ -7,6 +7,7 @@ transaction as the event, so two concurrent appends of the same event cannot bot
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -93,8 +94,9 @@ def event_counts(connection: Connection) -> dict[str, int]:
     return {"events": int(row[0]), "duplicates": int(row[1]), "ungrouped": int(row[2])}
 
 
-def next_ungrouped(connection: Connection) -> tuple[int, AlarmEvent] | None:
-    """The oldest ungrouped event, row-locked on PostgreSQL (SKIP LOCKED: another grouper holds it)."""
+def next_ungrouped(connection: Connection) -> tuple[int, dict[str, Any]] | None:
+    """The oldest ungrouped event's id and stored payload, row-locked on PostgreSQL (SKIP LOCKED: another
+    grouper holds it). The caller parses the payload, so a row that no longer parses can be quarantined."""
     row = connection.execute(
         sa.select(alarm_events.c.id, alarm_events.c.payload)
         .where(alarm_events.c.grouped == sa.false())
@@ -104,7 +106,7 @@ def next_ungrouped(connection: Connection) -> tuple[int, AlarmEvent] | None:
     ).first()
     if row is None:
         return None
-    return int(row.id), AlarmEvent.model_validate(row.payload)
+    return int(row.id), dict(row.payload)
 
 
 def mark_grouped(connection: Connection, event_id: int, incident_id: str | None, outcome: str) -> None:

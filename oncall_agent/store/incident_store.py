@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 
 from oncall_agent.domain.alarm import AlarmEvent
 from oncall_agent.domain.errors import StoreError
-from oncall_agent.domain.incident import Incident, IncidentStatus
+from oncall_agent.domain.incident import Incident, IncidentStatus, Resolution
 from oncall_agent.ports import AppendResult, Clock, GroupedEvent, GroupingRule, IncidentStore
 from oncall_agent.store import events, incidents
 from oncall_agent.store.apply_grouping import group_next
@@ -87,6 +87,18 @@ class SqlIncidentStore:
             incidents.change_status(connection, incident_id, status, note, self._clock.now())
             found = incidents.load_incidents(connection, incidents_table.c.id == incident_id)
         return found[0]
+
+    def record_past_incident(self, *, service: str, title: str, opened_at: datetime, resolution: Resolution) -> str:
+        """Add a closed incident with its resolution to the memory (idempotent); returns its id."""
+        with translate_errors("record past incident"), self._write_lock, self._writer.begin() as connection:
+            return incidents.insert_past_incident(
+                connection,
+                service=service,
+                title=title,
+                opened_at=opened_at,
+                resolution=resolution,
+                now=self._clock.now(),
+            )
 
     def event_counts(self) -> dict[str, int]:
         with translate_errors("count events"), self._engine.begin() as connection:

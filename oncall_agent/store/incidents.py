@@ -6,6 +6,7 @@ All functions take a Connection inside the caller's transaction; none commits.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections import defaultdict
 from datetime import datetime
@@ -22,6 +23,7 @@ from oncall_agent.domain.incident import (
     Incident,
     IncidentAlarm,
     IncidentStatus,
+    Resolution,
     TimelineEntry,
     transition,
 )
@@ -78,6 +80,8 @@ def _incident(row: sa.Row[Any], alarms: list[IncidentAlarm], entries: list[Timel
         first_event_at=row.first_event_at,
         last_event_at=row.last_event_at,
         alarms=alarms,
+        title=row.title,
+        resolution=Resolution.model_validate(row.resolution) if row.resolution else None,
         links=row.links,
         timeline=entries,
     )
@@ -201,3 +205,42 @@ def change_status(connection: Connection, incident_id: str, target: IncidentStat
     message = f"status {current.value} -> {target.value}" + (f": {note}" if note else "")
     data = {"from": current.value, "to": target.value, "note": note}
     add_timeline(connection, incident_id, now, "status", message, data)
+
+
+def past_incident_id(service: str, title: str, opened_at: datetime) -> str:
+    """Content-derived, so importing the same history twice adds nothing."""
+    digest = hashlib.sha256(f"{service}|{title}|{opened_at.isoformat()}".encode()).hexdigest()
+    return f"inc-past-{digest[:12]}"
+
+
+def insert_past_incident(
+    connection: Connection, *, service: str, title: str, opened_at: datetime, resolution: Resolution, now: datetime
+) -> str:
+    """A closed incident from before the agent's time (or another system's), unless it is already there."""
+    incident_id = past_incident_id(service, title, opened_at)
+    if connection.execute(sa.select(incidents.c.id).where(incidents.c.id == incident_id)).first() is None:
+        connection.execute(
+            sa.insert(incidents).values(
+                id=incident_id,
+                fingerprint=f"service:{service}",
+                service=service,
+                status=IncidentStatus.CLOSED.value,
+                severity="unknown",
+                first_event_at=opened_at,
+                last_event_at=opened_at,
+                opened_at=opened_at,
+                updated_at=now,
+                links={},
+                title=title,
+                resolution=resolution.model_dump(mode="json"),
+            )
+        )
+        add_timeline(
+            connection,
+            incident_id,
+            opened_at,
+            "history",
+            f"imported past incident: {title}",
+            resolution.model_dump(mode="json"),
+        )
+    return incident_id

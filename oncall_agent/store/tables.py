@@ -95,6 +95,8 @@ incidents = sa.Table(
     sa.Column("opened_at", UtcDateTime(), nullable=False),
     sa.Column("updated_at", UtcDateTime(), nullable=False),
     sa.Column("links", Json, nullable=False),
+    sa.Column("title", sa.Text(), nullable=True),
+    sa.Column("resolution", Json, nullable=True),
 )
 
 incident_alarms = sa.Table(

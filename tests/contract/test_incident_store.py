@@ -18,12 +18,14 @@ import sqlalchemy as sa
 from oncall_agent.domain.alarm import AlarmEvent, AlarmState, EventChannel
 from oncall_agent.domain.catalog import Service
 from oncall_agent.domain.errors import InvalidTransition, StoreError
-from oncall_agent.domain.grouping import GroupingOutcome
-from oncall_agent.domain.incident import IncidentStatus
+from oncall_agent.domain.evidence import Category
+from oncall_agent.domain.grouping import GroupingDecision, GroupingOutcome, OpenIncidentView
+from oncall_agent.domain.incident import IncidentStatus, Resolution
 from oncall_agent.intake.grouping import Grouper
 from oncall_agent.store.engine import make_engine
 from oncall_agent.store.incident_store import SqlIncidentStore
 from oncall_agent.store.migrate import upgrade
+from oncall_agent.store.tables import alarm_events
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 CATALOG = [Service(name="checkout"), Service(name="payments")]
@@ -307,3 +309,56 @@ def test_timestamps_round_trip_as_aware_utc(store: SqlIncidentStore) -> None:
         assert moment == local
         assert moment.utcoffset() == timedelta(0)
         assert moment.hour == 12
+
+
+# --- quarantine ---------------------------------------------------------------------------------------------
+
+
+def test_an_event_that_breaks_the_rule_is_quarantined_and_the_queue_moves_on(store: SqlIncidentStore) -> None:
+    store.append_event(alarm("checkout-5xx"))
+    store.append_event(alarm("checkout-latency", at=T0 + timedelta(seconds=5)))
+
+    def rule(event: AlarmEvent, views: list[OpenIncidentView]) -> GroupingDecision:
+        if event.alarm_name == "checkout-5xx":
+            raise ValueError("rule bug")
+        return Grouper(store, CATALOG, WINDOW).rule(event, views)
+
+    first, second = store.group_pending(rule)
+    assert first.decision.outcome is GroupingOutcome.QUARANTINED
+    assert first.detail == "ValueError: rule bug" and first.alarm_name == "checkout-5xx"
+    assert second.decision.outcome is GroupingOutcome.CREATE
+    assert store.event_counts() == {"events": 2, "duplicates": 0, "ungrouped": 0}
+
+
+def test_an_unreadable_stored_payload_is_quarantined(store: SqlIncidentStore, engine: sa.Engine) -> None:
+    bad = store.append_event(alarm("checkout-5xx")).event_id
+    store.append_event(alarm("checkout-latency", at=T0 + timedelta(seconds=5)))
+    with engine.begin() as connection:
+        connection.execute(
+            sa.update(alarm_events).where(alarm_events.c.id == bad).values(payload={"alarm_name": "checkout-5xx"})
+        )
+    outcomes = group(store)
+    assert outcomes[0] == (GroupingOutcome.QUARANTINED, None)
+    assert outcomes[1][0] is GroupingOutcome.CREATE
+
+
+# --- incident memory ----------------------------------------------------------------------------------------
+
+
+def test_past_incidents_are_remembered_once_with_their_resolution(store: SqlIncidentStore) -> None:
+    resolution = Resolution(category=Category.DEPLOY, culprit="checkout:37", summary="rolled back to checkout:36")
+    opened = T0 - timedelta(days=20)
+    first = store.record_past_incident(
+        service="checkout", title="5xx after deploy", opened_at=opened, resolution=resolution
+    )
+    again = store.record_past_incident(
+        service="checkout", title="5xx after deploy", opened_at=opened, resolution=resolution
+    )
+    assert first == again
+    (past,) = store.list_incidents([S.CLOSED])
+    assert past.id == first and past.title == "5xx after deploy" and past.resolution == resolution
+    assert past.first_event_at == opened
+    assert [e.kind for e in past.timeline] == ["history"]
+    # Memory is not an active incident: a new alarm of that service opens a new one.
+    store.append_event(alarm("checkout-5xx"))
+    assert group(store)[0][0] is GroupingOutcome.CREATE
