@@ -116,5 +116,5 @@ def build_components(settings: Settings, wake_grouper: Callable[[], None]) -> Co
         metrics=metrics,
         wake_grouper=wake_grouper,
         background=background,
-        engine_dispose=engine.dispose,
+        engine_dispose=store.close,
     )

@@ -33,7 +33,7 @@ def append_event(engine: Engine, event: AlarmEvent, received_at: datetime) -> Ap
             if existing is not None:
                 _count_delivery(connection, existing)
                 return AppendResult(existing, duplicate=True)
-            return AppendResult(_insert(connection, event, keys, received_at), duplicate=False)
+            return AppendResult(insert_event(connection, event, keys, received_at), duplicate=False)
     except sa.exc.IntegrityError:
         # A concurrent append of the same event committed between our lookup and insert (PostgreSQL only:
         # SQLite's BEGIN IMMEDIATE serialises writers). Ours is rolled back; the winner's row is visible now.
@@ -60,7 +60,7 @@ def _count_delivery(connection: Connection, event_id: int) -> None:
     )
 
 
-def _insert(connection: Connection, event: AlarmEvent, keys: list[str], received_at: datetime) -> int:
+def insert_event(connection: Connection, event: AlarmEvent, keys: list[str], received_at: datetime) -> int:
     result = connection.execute(
         sa.insert(alarm_events)
         .values(

@@ -6,9 +6,7 @@ error translation; the queries live in `events`, `incidents` and `apply_grouping
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable
-from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -23,8 +21,10 @@ from oncall_agent.store import events, incidents
 from oncall_agent.store.apply_grouping import group_next
 from oncall_agent.store.engine import writer
 from oncall_agent.store.errors import translate_errors
+from oncall_agent.store.group_commit import GroupCommitAppender
 from oncall_agent.store.migrate import current_revision, head_revision
 from oncall_agent.store.tables import incidents as incidents_table
+from oncall_agent.store.write_gate import NoGate, WriteGate
 
 
 class SystemClock:
@@ -39,24 +39,33 @@ class SqlIncidentStore:
         self._engine = engine
         self._writer = writer(engine)
         self._clock = clock or SystemClock()
-        # SQLite has one writer at a time. Queueing this process's writers on a mutex is far cheaper than
-        # letting them collide in SQLite, whose busy handler sleeps in steps of up to 100 ms (the ack tail).
-        self._write_lock: AbstractContextManager[object] = (
-            threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
-        )
+        self._gate: WriteGate | NoGate = NoGate()
+        self._appender: GroupCommitAppender | None = None
+        if engine.dialect.name == "sqlite":  # one writer at a time: queue writers here, appends first, batched
+            gate = WriteGate()
+            self._gate = gate
+            self._appender = GroupCommitAppender(self._writer, gate, self._clock.now)
 
     @property
     def engine(self) -> Engine:
         return self._engine
 
     def append_event(self, event: AlarmEvent) -> AppendResult:
-        with translate_errors(f"append event for {event.alarm_name}"), self._write_lock:
+        if self._appender is not None:
+            return self._appender.append(event)
+        with translate_errors(f"append event for {event.alarm_name}"):
             return events.append_event(self._writer, event, self._clock.now())
+
+    def close(self) -> None:
+        """Commit queued appends, stop the writer thread, release the connections."""
+        if self._appender is not None:
+            self._appender.close()
+        self._engine.dispose()
 
     def group_pending(self, rule: GroupingRule, limit: int = 100) -> list[GroupedEvent]:
         grouped: list[GroupedEvent] = []
         while len(grouped) < limit:
-            with translate_errors("group event"), self._write_lock, self._writer.begin() as connection:
+            with translate_errors("group event"), self._gate.background(), self._writer.begin() as connection:
                 result = group_next(connection, rule, self._clock.now())
             if result is None:
                 break
@@ -81,7 +90,7 @@ class SqlIncidentStore:
         already there); StoreError if there is no such incident."""
         with (
             translate_errors(f"set status of {incident_id}"),
-            self._write_lock,
+            self._gate.background(),
             self._writer.begin() as connection,
         ):
             incidents.change_status(connection, incident_id, status, note, self._clock.now())
@@ -90,7 +99,7 @@ class SqlIncidentStore:
 
     def record_past_incident(self, *, service: str, title: str, opened_at: datetime, resolution: Resolution) -> str:
         """Add a closed incident with its resolution to the memory (idempotent); returns its id."""
-        with translate_errors("record past incident"), self._write_lock, self._writer.begin() as connection:
+        with translate_errors("record past incident"), self._gate.background(), self._writer.begin() as connection:
             return incidents.insert_past_incident(
                 connection,
                 service=service,

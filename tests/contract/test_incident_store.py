@@ -22,7 +22,9 @@ from oncall_agent.domain.evidence import Category
 from oncall_agent.domain.grouping import GroupingDecision, GroupingOutcome, OpenIncidentView
 from oncall_agent.domain.incident import IncidentStatus, Resolution
 from oncall_agent.intake.grouping import Grouper
+from oncall_agent.ports import AppendResult
 from oncall_agent.store.engine import make_engine
+from oncall_agent.store.group_commit import append_batch
 from oncall_agent.store.incident_store import SqlIncidentStore
 from oncall_agent.store.migrate import upgrade
 from oncall_agent.store.tables import alarm_events
@@ -362,3 +364,19 @@ def test_past_incidents_are_remembered_once_with_their_resolution(store: SqlInci
     # Memory is not an active incident: a new alarm of that service opens a new one.
     store.append_event(alarm("checkout-5xx"))
     assert group(store)[0][0] is GroupingOutcome.CREATE
+
+
+# --- group commit (SQLite's batched appends; the batch function is dialect-neutral) -------------------------
+
+
+def test_a_batch_dedups_against_the_store_and_within_itself(store: SqlIncidentStore, engine: sa.Engine) -> None:
+    stored = store.append_event(alarm("checkout-5xx")).event_id
+    redelivered_elsewhere = alarm("checkout-5xx", channel=EventChannel.POLL, message_id=None)
+    fresh = alarm("checkout-latency")
+    fresh_again = alarm("checkout-latency", channel=EventChannel.EVENTBRIDGE)
+    with engine.begin() as connection:
+        results = append_batch(connection, [redelivered_elsewhere, fresh, fresh_again], T0)
+    assert results[0] == AppendResult(stored, duplicate=True)
+    assert not results[1].duplicate
+    assert results[2] == AppendResult(results[1].event_id, duplicate=True)
+    assert store.event_counts() == {"events": 2, "duplicates": 2, "ungrouped": 2}
