@@ -75,7 +75,6 @@ def test_secrets_do_not_appear_in_repr_or_dump(tmp_path: Path) -> None:
             "intake.sns.allowed_topic_arns",
             "not an SNS topic ARN",
         ),
-        ("services: [{name: a, depends_on: [ghost]}]", "services", "unknown services: ghost"),
         ("services: [{name: a}, {name: a}]", "services", "duplicate service names: a"),
         ("services: [{name: a, ecs: {cluster: c}}]", "services.0.ecs.service", "Field required"),
     ],
@@ -86,6 +85,11 @@ def test_each_problem_names_its_field(tmp_path: Path, snippet: str, field: str, 
         load_settings(path)
     lines = str(info.value).splitlines()
     assert any(line.startswith(f"{path}: {field}") and problem in line for line in lines), lines
+
+
+def test_a_dependency_outside_the_catalog_is_allowed(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, "services: [{name: orders-api, depends_on: [orders-db]}]"))
+    assert settings.services[0].depends_on == ["orders-db"]
 
 
 def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
