@@ -1,7 +1,8 @@
 """Capabilities the core needs from the outside world, as Protocols over domain types only.
 
 Adapters (`oncall_agent.adapters`) implement the vendor-facing ones; `oncall_agent.store` implements
-IncidentStore. The investigation-side ports (MetricReader, LogSearch, ...) arrive with the investigation graph.
+IncidentStore. Every method may raise SourceError (or any exception: callers turn failures into `gap`
+evidence); write methods are idempotent by the key or marker they are given.
 """
 
 from __future__ import annotations
@@ -11,9 +12,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from oncall_agent.domain.alarm import AlarmEvent
+from oncall_agent.domain.action import ProposedAction
+from oncall_agent.domain.alarm import AlarmEvent, MetricSpec
+from oncall_agent.domain.catalog import Service
 from oncall_agent.domain.grouping import GroupingDecision, OpenIncidentView
 from oncall_agent.domain.incident import Incident, IncidentStatus
+from oncall_agent.domain.records import (
+    ChangeRecord,
+    DeployRecord,
+    LogSample,
+    MetricSeries,
+    TicketRecord,
+)
 
 
 class Clock(Protocol):
@@ -77,4 +87,114 @@ class IncidentStore(Protocol):
 
     def ping(self) -> None:
         """Raise StoreError unless the database answers and its schema is current."""
+        ...
+
+
+# --- investigation: evidence sources ------------------------------------------------------------------------
+
+
+class MetricReader(Protocol):
+    def get_series(
+        self, region: str, metric: MetricSpec, stat: str, period: int, start: datetime, end: datetime
+    ) -> MetricSeries:
+        """One metric at exactly the statistic the alarm uses (p99 included), one point per period."""
+        ...
+
+
+class LogSearch(Protocol):
+    def sample(self, region: str, log_groups: list[str], start: datetime, end: datetime, limit: int) -> LogSample:
+        """A bounded sample (at most `limit` lines) of the groups' lines between start and end."""
+        ...
+
+
+class DeployHistory(Protocol):
+    def deploys(self, region: str, service: Service, start: datetime, end: datetime) -> list[DeployRecord]:
+        """What changed in what the service runs (ECS task definitions, Lambda aliases, CodeDeploy)."""
+        ...
+
+
+class ChangeHistory(Protocol):
+    def changes(self, region: str, start: datetime, end: datetime) -> list[ChangeRecord]:
+        """Configuration writes (CloudTrail management events that are not read-only) in the window."""
+        ...
+
+
+# --- coordination: tickets and issues -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TicketRef:
+    system_id: str  # ServiceNow sys_id
+    number: str  # INC0010001
+    state: str
+    link: str | None = None
+
+
+@dataclass(frozen=True)
+class IssueRef:
+    number: int
+    state: str
+    link: str | None = None
+
+
+class TicketTracker(Protocol):
+    """ServiceNow: change requests to read, one incident per agent incident to keep up to date."""
+
+    def change_requests(self, ci: str, start: datetime, end: datetime) -> list[TicketRecord]: ...
+
+    def ensure_incident(
+        self, correlation_id: str, short_description: str, description: str, ci: str | None
+    ) -> TicketRef:
+        """Find the incident whose correlation_id is `correlation_id`, or create it (never two)."""
+        ...
+
+    def add_work_note(self, ref: TicketRef, note: str, key: str) -> None:
+        """Append a work note once per `key` (a retried call does not add it twice)."""
+        ...
+
+    def resolve_incident(self, ref: TicketRef, close_notes: str, close_code: str) -> TicketRef: ...
+
+
+class IssueTracker(Protocol):
+    """GitHub: commits and issues to read, one issue per agent incident to keep up to date."""
+
+    def commits(self, repo: str, start: datetime, end: datetime) -> list[DeployRecord]: ...
+
+    def search_issues(self, repo: str, text: str) -> list[TicketRecord]: ...
+
+    def ensure_issue(self, repo: str, marker: str, title: str, body: str, labels: list[str]) -> IssueRef:
+        """Find the issue whose body holds `marker` (a hidden HTML comment), or create it (never two)."""
+        ...
+
+    def comment(self, repo: str, number: int, body: str, key: str) -> None:
+        """Comment once per `key` (the key is embedded as a hidden marker and looked up first)."""
+        ...
+
+    def set_labels(self, repo: str, number: int, labels: list[str]) -> None: ...
+
+    def close_issue(self, repo: str, number: int) -> IssueRef: ...
+
+
+# --- response -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ActionPlan:
+    """What a dry run found: the change the action would make, or why it cannot."""
+
+    feasible: bool
+    summary: str
+    before: dict[str, Any]
+    after: dict[str, Any]
+
+
+class ActionExecutor(Protocol):
+    def kinds(self) -> frozenset[str]: ...
+
+    def plan(self, action: ProposedAction) -> ActionPlan:
+        """Dry run: check the target exists and compute the change, touching nothing."""
+        ...
+
+    def execute(self, action: ProposedAction, idempotency_key: str) -> dict[str, Any]:
+        """Make the change once: a repeat with the same key finds it done and changes nothing."""
         ...

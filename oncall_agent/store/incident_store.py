@@ -24,7 +24,7 @@ from oncall_agent.store.errors import translate_errors
 from oncall_agent.store.group_commit import GroupCommitAppender
 from oncall_agent.store.migrate import current_revision, head_revision
 from oncall_agent.store.tables import incidents as incidents_table
-from oncall_agent.store.write_gate import NoGate, WriteGate
+from oncall_agent.store.write_gate import WriteGate, gate_for
 
 
 class SystemClock:
@@ -39,12 +39,10 @@ class SqlIncidentStore:
         self._engine = engine
         self._writer = writer(engine)
         self._clock = clock or SystemClock()
-        self._gate: WriteGate | NoGate = NoGate()
+        self._gate = gate_for(engine)
         self._appender: GroupCommitAppender | None = None
-        if engine.dialect.name == "sqlite":  # one writer at a time: queue writers here, appends first, batched
-            gate = WriteGate()
-            self._gate = gate
-            self._appender = GroupCommitAppender(self._writer, gate, self._clock.now)
+        if isinstance(self._gate, WriteGate):  # one writer at a time: queue writers here, appends first, batched
+            self._appender = GroupCommitAppender(self._writer, self._gate, self._clock.now)
 
     @property
     def engine(self) -> Engine:

@@ -119,3 +119,84 @@ timeline = sa.Table(
     sa.Column("message", sa.Text(), nullable=False),
     sa.Column("data", Json, nullable=False),
 )
+
+
+def _incident_fk() -> sa.Column[str]:
+    return sa.Column("incident_id", sa.String(64), sa.ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False)
+
+
+incidents.append_column(sa.Column("claimed_by", sa.Text(), nullable=True))
+incidents.append_column(sa.Column("lease_until", UtcDateTime(), nullable=True))
+
+evidence = sa.Table(
+    "evidence",
+    metadata,
+    _incident_fk(),
+    sa.Column("id", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("source", sa.Text(), nullable=False),
+    sa.Column("at", UtcDateTime(), nullable=True),
+    sa.Column("entity", sa.Text(), nullable=False),
+    sa.Column("summary", sa.Text(), nullable=False),
+    sa.Column("details", Json, nullable=False),
+    sa.Column("link", sa.Text(), nullable=True),
+    sa.PrimaryKeyConstraint("incident_id", "id"),
+)
+
+hypotheses = sa.Table(
+    "hypotheses",
+    metadata,
+    _incident_fk(),
+    sa.Column("rank", sa.Integer(), nullable=False),
+    sa.Column("category", sa.String(32), nullable=False),
+    sa.Column("culprit", sa.Text(), nullable=True),
+    sa.Column("confidence", sa.Float(), nullable=False),
+    sa.Column("evidence_for", Json, nullable=False),
+    sa.Column("evidence_against", Json, nullable=False),
+    sa.Column("features", Json, nullable=False),
+    sa.Column("summary", sa.Text(), nullable=False),
+    sa.PrimaryKeyConstraint("incident_id", "rank"),
+)
+
+actions = sa.Table(
+    "actions",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column(
+        "incident_id", sa.String(64), sa.ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("parameters", Json, nullable=False),
+    sa.Column("runbook_id", sa.Text(), nullable=False),
+    sa.Column("risk", sa.String(16), nullable=False),
+    sa.Column("policy", sa.String(16), nullable=False),
+    sa.Column("approvers", sa.Text(), nullable=True),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("decided_by", sa.Text(), nullable=True),
+    sa.Column("decided_at", UtcDateTime(), nullable=True),
+    sa.Column("decided_via", sa.String(32), nullable=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("expires_at", UtcDateTime(), nullable=True),
+    sa.Column("plan", Json, nullable=True),
+    sa.Column("result", Json, nullable=True),
+)
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("key", sa.String(255), nullable=False, unique=True),
+    _incident_fk(),
+    sa.Column("target", sa.String(32), nullable=False),
+    sa.Column("operation", sa.String(64), nullable=False),
+    sa.Column("payload", Json, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", UtcDateTime(), nullable=False),
+    sa.Column("last_error", sa.Text(), nullable=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("delivered_at", UtcDateTime(), nullable=True),
+    sa.Column("result", Json, nullable=True),
+    sa.Index(None, "status", "next_attempt_at"),
+)

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 
 class WriteGate:
@@ -66,3 +67,15 @@ class NoGate:
     @contextmanager
     def background(self) -> Iterator[None]:
         yield
+
+
+_GATES: dict[int, WriteGate] = {}
+_GATES_LOCK = threading.Lock()
+
+
+def gate_for(engine: Any) -> WriteGate | NoGate:
+    """The one gate of an engine: every store object over the same SQLite engine queues on it."""
+    if engine.dialect.name != "sqlite":
+        return NoGate()
+    with _GATES_LOCK:
+        return _GATES.setdefault(id(engine.pool), WriteGate())
