@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from typing import Any
 from oncall_agent.adapters.aws.clients import make_client
 from oncall_agent.adapters.aws.cloudwatch import CloudWatchAlarmSource
 from oncall_agent.adapters.aws.sns import SnsSubscriptionConfirmer
+from oncall_agent.bootstrap_investigation import Investigation, build_investigation
 from oncall_agent.intake.grouping import Grouper
 from oncall_agent.intake.poller import AlarmFilter, AlarmPoller
 from oncall_agent.intake.service import IntakeService, SubscriptionRequest
@@ -40,9 +42,12 @@ class Components:
     wake_grouper: Callable[[], None]
     background: ThreadPoolExecutor
     engine_dispose: Callable[[], None]
+    investigation: Investigation | None = None
 
     def dispose(self) -> None:
         self.background.shutdown(wait=True)
+        if self.investigation is not None:
+            self.investigation.close()
         self.engine_dispose()
 
 
@@ -72,7 +77,14 @@ def _log_failure(future: Any) -> None:
         log.error("background_task_failed", error=repr(future.exception()))
 
 
-def build_components(settings: Settings, wake_grouper: Callable[[], None]) -> Components:
+class SystemClock:
+    def now(self) -> datetime:
+        return utc_now()
+
+
+def build_components(
+    settings: Settings, wake_grouper: Callable[[], None], wake_workers: Callable[[], None] = lambda: None
+) -> Components:
     """Wire everything for one process. Runs the store migrations (idempotent) first."""
     upgrade(settings.store.url)
     engine = make_engine(settings.store.url, busy_timeout_ms=int(settings.store.lock_timeout_seconds * 1000))
@@ -107,7 +119,13 @@ def build_components(settings: Settings, wake_grouper: Callable[[], None]) -> Co
         alarm_filter=AlarmFilter(tuple(settings.aws.alarm_name_prefixes), frozenset(settings.aws.alarm_states)),
         on_stored=wake_grouper,
     )
+    investigation = None
+    if settings.investigation.enabled:
+        investigation = build_investigation(
+            settings, store, engine, SystemClock(), partial(aws_client_factory, settings), wake_workers, time.sleep
+        )
     return Components(
+        investigation=investigation,
         settings=settings,
         store=store,
         intake=intake,

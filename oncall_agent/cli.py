@@ -10,7 +10,6 @@ from typing import Annotated, Any
 import typer
 
 from oncall_agent.domain.errors import ConfigError, OncallAgentError
-from oncall_agent.domain.incident import Incident
 from oncall_agent.observability import configure_logging
 from oncall_agent.settings import Settings, load_settings
 
@@ -91,30 +90,23 @@ def db_upgrade(config: ConfigOption = None) -> None:
     typer.echo("database is at the latest revision")
 
 
-def _open_store(config: Path | None) -> Any:
+def _open(config: Path | None) -> tuple[Settings, Any, Any]:
+    from oncall_agent.bootstrap import SystemClock
     from oncall_agent.store.engine import make_engine
     from oncall_agent.store.incident_store import SqlIncidentStore
 
-    return SqlIncidentStore(make_engine(_settings(config).store.url))
-
-
-def incident_summary(incident: Incident) -> dict[str, Any]:
-    return {
-        "id": incident.id,
-        "service": incident.service,
-        "status": incident.status.value,
-        "severity": incident.severity,
-        "first_event_at": incident.first_event_at.isoformat(),
-        "last_event_at": incident.last_event_at.isoformat(),
-        "alarms": [{"name": a.alarm_name, "state": a.state.value} for a in incident.alarms],
-    }
+    settings = _settings(config)
+    store = SqlIncidentStore(make_engine(settings.store.url), SystemClock())
+    return settings, store, SystemClock()
 
 
 @incidents_app.command("list")
 def incidents_list(config: ConfigOption = None, as_json: JsonFlag = False) -> None:
     """List incidents, newest first."""
-    incidents = _open_store(config).list_incidents()
-    rows = [incident_summary(i) for i in sorted(incidents, key=lambda i: i.first_event_at, reverse=True)]
+    from oncall_agent.investigation.views import incident_summary
+
+    _, store, _ = _open(config)
+    rows = [incident_summary(i) for i in store.list_incidents()]
     if as_json:
         typer.echo(json.dumps(rows))
         return
@@ -127,19 +119,102 @@ def incidents_list(config: ConfigOption = None, as_json: JsonFlag = False) -> No
 
 @incidents_app.command("show")
 def incidents_show(incident_id: str, config: ConfigOption = None, as_json: JsonFlag = False) -> None:
-    """Show one incident with its alarms and timeline."""
-    incident = _open_store(config).get_incident(incident_id)
-    if incident is None:
+    """Show one incident: status, hypotheses (with features), evidence, actions and timeline."""
+    from oncall_agent.investigation.views import incident_view
+    from oncall_agent.store.actions import SqlActionStore
+    from oncall_agent.store.investigations import SqlInvestigationStore
+
+    _, store, clock = _open(config)
+    view = incident_view(
+        store, SqlInvestigationStore(store.engine, clock), SqlActionStore(store.engine, clock), incident_id
+    )
+    if view is None:
         raise _fail(f"no incident {incident_id}", 1)
     if as_json:
-        typer.echo(incident.model_dump_json())
+        typer.echo(json.dumps(view))
         return
-    summary = incident_summary(incident)
-    typer.echo(f"{summary['id']}  {summary['status']}  service={summary['service']}")
-    for alarm in summary["alarms"]:
-        typer.echo(f"  alarm {alarm['name']}: {alarm['state']}")
-    for entry in incident.timeline:
-        typer.echo(f"  {entry.at.isoformat()}  {entry.kind:<16} {entry.message}")
+    for line in describe_incident(view):
+        typer.echo(line)
+
+
+def describe_incident(view: dict[str, Any]) -> list[str]:
+    lines = [f"{view['id']}  {view['status']}  service={view['service']}  links={view['links'] or '-'}"]
+    lines += [f"  alarm {a['name']}: {a['state']}" for a in view["alarms"]]
+    for rank, h in enumerate(view["hypotheses"], 1):
+        features = ", ".join(f"{k}={v:.2f}" for k, v in sorted(h["features"].items()))
+        lines.append(f"  #{rank} {h['category']} {h['culprit'] or ''} confidence={h['confidence']:.2f}  {h['summary']}")
+        lines.append(f"      features: {features or '-'}; evidence: {', '.join(h['evidence_for']) or '-'}")
+    lines += [f"  evidence {e['id']} [{e['kind']}] {e['summary']}" for e in view["evidence"]]
+    for a in view["actions"]:
+        decided = f" by {a['decided_by']} via {a['decided_via']}" if a["decided_by"] else ""
+        lines.append(
+            f"  action {a['id']} {a['kind']} {a['parameters']} policy={a['policy']} "
+            f"status={a['status']}{decided} digest={a['digest'][:12]}"
+        )
+    lines += [f"  {e['at']}  {e['kind']:<14} {e['message']}" for e in view["timeline"]]
+    return lines
+
+
+def _decide(action_id: str, approve: bool, who: str, digest: str | None, config: Path | None, as_json: bool) -> None:
+    from oncall_agent.bootstrap_investigation import build_local_approvals
+    from oncall_agent.store.actions import SqlActionStore
+
+    settings, store, clock = _open(config)
+    current = SqlActionStore(store.engine, clock).get(action_id)
+    if current is None:
+        raise _fail(f"no action {action_id}", 1)
+    approvals = build_local_approvals(settings, store, store.engine, clock)
+    try:
+        action = approvals.decide(action_id, digest or current.digest, approve, who, "cli")
+    except OncallAgentError as exc:
+        raise _fail(f"refused: {exc}", 1) from exc
+    if as_json:
+        typer.echo(action.model_dump_json())
+    else:
+        typer.echo(f"{action.id} {action.kind} {action.status.value} by {who} (digest {action.digest[:12]})")
+
+
+AsOption = Annotated[str, typer.Option("--as", help="Who decides (recorded with the decision).")]
+DigestOption = Annotated[str | None, typer.Option(help="The digest you reviewed (default: the current one).")]
+
+
+@app.command()
+def approve(
+    action_id: str, who: AsOption, digest: DigestOption = None, config: ConfigOption = None, as_json: JsonFlag = False
+) -> None:
+    """Approve a proposed action; the agent executes it and verifies recovery."""
+    _decide(action_id, True, who, digest, config, as_json)
+
+
+@app.command()
+def reject(
+    action_id: str, who: AsOption, digest: DigestOption = None, config: ConfigOption = None, as_json: JsonFlag = False
+) -> None:
+    """Reject a proposed action; it is never executed."""
+    _decide(action_id, False, who, digest, config, as_json)
+
+
+runbooks_app = typer.Typer(no_args_is_help=True, help="Runbooks and policy.")
+app.add_typer(runbooks_app, name="runbooks")
+
+
+@runbooks_app.command("validate")
+def runbooks_validate(
+    folder: Annotated[Path | None, typer.Argument(help="Folder of *.md runbooks and *.cedar policies.")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Check every runbook and policy file; print each problem."""
+    from oncall_agent.bootstrap_investigation import runbooks_dir
+    from oncall_agent.response.policy import PolicyEngine
+    from oncall_agent.response.runbooks import load_runbooks
+
+    chosen = folder or runbooks_dir(_settings(config))
+    try:
+        books = load_runbooks(chosen)
+        PolicyEngine.from_folder(chosen)
+    except ConfigError as exc:
+        raise _fail(f"{chosen}: invalid\n{exc}", 1) from exc
+    typer.echo(f"{chosen}: {len(books)} runbook(s) and the policy are valid: {', '.join(b.id for b in books)}")
 
 
 sandbox_app = typer.Typer(no_args_is_help=True, help="The local sandbox (moto and the stand-ins).")
@@ -148,13 +223,19 @@ ScenarioOption = Annotated[Path | None, typer.Option("--scenario", "-s", help="S
 
 
 @app.command()
-def demo(scenario: ScenarioOption = None, as_json: JsonFlag = False) -> None:
-    """Run the sandbox and the agent on one scenario, and show what happens to its alarm."""
+def demo(
+    scenario: ScenarioOption = None,
+    as_json: JsonFlag = False,
+    interactive: Annotated[
+        bool, typer.Option(help="Wait for a person to approve instead of the demo operator.")
+    ] = False,
+) -> None:
+    """Run the sandbox and the agent on one scenario: alarm, investigation, tickets, approval, action, recovery."""
     from oncall_agent.sandbox.demo import run_demo
 
     configure_logging("WARNING", json_output=False)
     say = (lambda _line: None) if as_json else typer.echo
-    result = run_demo(scenario, say)
+    result = run_demo(scenario, say, interactive)
     if as_json:
         typer.echo(json.dumps(result))
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from types import FrameType
@@ -21,8 +21,11 @@ from fastapi import FastAPI
 
 from oncall_agent.bootstrap import Components, build_components
 from oncall_agent.domain.grouping import GroupingOutcome
+from oncall_agent.investigation.views import incident_summary, incident_view
+from oncall_agent.investigation.worker import InvestigationWorker
 from oncall_agent.observability import get_logger
 from oncall_agent.settings import Settings
+from oncall_agent.web.api import api_router
 from oncall_agent.web.app import create_app
 
 log = get_logger(__name__)
@@ -31,11 +34,14 @@ log = get_logger(__name__)
 class GroupingWorker(threading.Thread):
     """Groups stored events into incidents, woken by intake or every `interval` seconds."""
 
-    def __init__(self, components: Components, wake: threading.Event, interval: float) -> None:
+    def __init__(
+        self, components: Components, wake: threading.Event, interval: float, on_created: Callable[[], None]
+    ) -> None:
         super().__init__(name="grouper", daemon=True)
         self._components = components
         self._wake = wake
         self._interval = interval
+        self._on_created = on_created
         self._stopping = threading.Event()
 
     def run(self) -> None:
@@ -57,6 +63,7 @@ class GroupingWorker(threading.Thread):
                 created = sum(1 for g in grouped if g.decision.outcome is GroupingOutcome.CREATE)
                 if created:
                     self._components.metrics.incidents_created.inc(created)
+                    self._on_created()
                 if len(grouped) < batch:
                     break
             self._components.metrics.ungrouped.set(self._components.store.event_counts()["ungrouped"])
@@ -69,13 +76,46 @@ class GroupingWorker(threading.Thread):
         self.join(timeout=20)
 
 
+class InvestigationRunner(threading.Thread):
+    """Runs one investigation worker: work while there is work, else wait to be woken (or poll each second)."""
+
+    def __init__(self, worker: InvestigationWorker, wake: threading.Event) -> None:
+        super().__init__(name=worker.name, daemon=True)
+        self._worker = worker
+        self._wake = wake
+        self._stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                busy = self._worker.run_once() is not None
+            except Exception as exc:
+                log.error("investigation_worker_failed", worker=self._worker.name, error=f"{type(exc).__name__}: {exc}")
+                busy = False
+            if not busy:
+                self._wake.wait(1.0)
+                self._wake.clear()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        self.join(timeout=20)
+
+
 class Daemon:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._wake = threading.Event()
-        self.components = build_components(settings, self._wake.set)
+        self._wake_workers = threading.Event()
+        self.components = build_components(settings, self._wake.set, self._wake_workers.set)
         self._scheduler = BackgroundScheduler(timezone=UTC)
-        self._grouper = GroupingWorker(self.components, self._wake, settings.intake.grouping_interval_seconds)
+        self._grouper = GroupingWorker(
+            self.components, self._wake, settings.intake.grouping_interval_seconds, self._wake_workers.set
+        )
+        investigation = self.components.investigation
+        self._runners = (
+            [InvestigationRunner(w, self._wake_workers) for w in investigation.workers] if investigation else []
+        )
         self.server: uvicorn.Server | None = None
 
     def _poll(self) -> None:
@@ -101,13 +141,27 @@ class Daemon:
                 coalesce=True,
                 next_run_time=datetime.now(UTC),
             )
+        if self.components.investigation is not None:
+            self._scheduler.add_job(
+                self._relay, "interval", seconds=1.0, id="outbox-relay", max_instances=1, coalesce=True
+            )
         self._scheduler.start()
         self._grouper.start()
+        for runner in self._runners:
+            runner.start()
         log.info("daemon_started", poll=self.settings.aws.poll_enabled, regions=self.settings.aws.regions)
+
+    def _relay(self) -> None:
+        assert self.components.investigation is not None
+        delivered = self.components.investigation.relay.run_once(50)
+        if delivered:
+            log.info("outbox_delivered", rows=delivered)
 
     def stop_background(self) -> None:
         self._scheduler.shutdown(wait=True)
         self._grouper.stop()
+        for runner in self._runners:
+            runner.stop()
         self.components.dispose()
         log.info("daemon_stopped")
 
@@ -121,7 +175,7 @@ class Daemon:
                 self.stop_background()
 
         intake = self.settings.intake
-        return create_app(
+        app = create_app(
             self.components.intake,
             self.components.metrics,
             intake.max_body_bytes,
@@ -129,6 +183,19 @@ class Daemon:
             self.components.store.ping,
             lifespan,
         )
+        investigation = self.components.investigation
+        if investigation is not None:
+            store = self.components.store
+            tokens = {name: token.get_secret_value() for name, token in self.settings.approvals.tokens.items()}
+            app.include_router(
+                api_router(
+                    investigation.approvals,
+                    tokens,
+                    lambda incident_id: incident_view(store, investigation.results, investigation.actions, incident_id),
+                    lambda: [incident_summary(i) for i in store.list_incidents()],
+                )
+            )
+        return app
 
     def _server(self) -> uvicorn.Server:
         config = uvicorn.Config(

@@ -18,6 +18,7 @@ from oncall_agent.domain.catalog import Service
 from oncall_agent.domain.grouping import GroupingDecision, OpenIncidentView
 from oncall_agent.domain.incident import Incident, IncidentStatus
 from oncall_agent.domain.records import (
+    AlarmSnapshot,
     ChangeRecord,
     DeployRecord,
     LogSample,
@@ -36,6 +37,12 @@ class AlarmSource(Protocol):
     def describe_alarms(self, region: str) -> Iterable[dict[str, Any]]:
         """Every metric and composite alarm in `region`, all pages. Composite items carry `AlarmRule`."""
         ...
+
+
+class AlarmStates(Protocol):
+    """Current alarm states (related alarms during an investigation; recovery during verification)."""
+
+    def snapshots(self, region: str, names: list[str] | None = None) -> list[AlarmSnapshot]: ...
 
 
 class SubscriptionConfirmer(Protocol):

@@ -119,6 +119,24 @@ class IntegrationSettings(Section):
     github: GitHubSettings | None = None
 
 
+class InvestigationSettings(Section):
+    enabled: bool = True
+    workers: int = Field(default=2, ge=1, le=32)
+    lookback_minutes: float = Field(default=180, ge=5, le=7 * 24 * 60)
+    log_lines_limit: int = Field(default=5000, ge=100, le=10000)
+    abstain_below: float = Field(default=0.5, ge=0, le=1)
+    verify_timeout_seconds: float = Field(default=300, ge=1, le=3600)
+    verify_poll_seconds: float = Field(default=10, gt=0, le=300)
+    action_ttl_minutes: float = Field(default=120, ge=1)
+    lease_seconds: float = Field(default=120, ge=5)
+    runbooks_dir: str | None = None  # default: the runbooks shipped with the package
+
+
+class ApprovalSettings(Section):
+    # Bearer token per approver for the HTTP API (the ALB OIDC console comes later). name -> token.
+    tokens: dict[str, SecretStr] = Field(default_factory=dict)
+
+
 class LoggingSettings(Section):
     level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
     json_output: bool = Field(default=True, alias="json")
@@ -135,6 +153,8 @@ class Settings(BaseSettings):
     store: StoreSettings = Field(default_factory=StoreSettings)
     services: list[Service] = Field(default_factory=list)
     integrations: IntegrationSettings = Field(default_factory=IntegrationSettings)
+    investigation: InvestigationSettings = Field(default_factory=InvestigationSettings)
+    approvals: ApprovalSettings = Field(default_factory=ApprovalSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
 
     @classmethod

@@ -7,6 +7,7 @@ OncallAgentError
 ├── SignatureError         an SNS message failed verification (caller's fault: 4xx)
 ├── StoreError             the store failed
 │   └── TransientStoreError  the store failed in a way worth retrying (caller should retry: 5xx)
+├── SourceError            an external system (AWS, ServiceNow, GitHub) failed or refused a call
 ├── InvalidTransition      an incident or action status change the lifecycle forbids
 └── ScenarioError          a scenario file is not in the SCENARIOS.md format
 """
@@ -40,6 +41,10 @@ class StoreError(OncallAgentError):
 
 class TransientStoreError(StoreError):
     """A store failure that a retry may fix (lock timeout, lost connection)."""
+
+
+class SourceError(OncallAgentError):
+    """An external system failed or refused a call; adapters raise it (or a subclass) with the reason."""
 
 
 class InvalidTransition(OncallAgentError):

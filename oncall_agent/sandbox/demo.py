@@ -1,19 +1,20 @@
-"""`oncall-agent demo`: the sandbox, the daemon in this process, one alarm, and what the agent made of it.
-
-For now the story ends at intake: the alarm reaches the agent twice (SNS webhook and DescribeAlarms poll), is
-stored once and grouped into one incident. Investigation, tickets and approvals join as they land.
-"""
+"""`oncall-agent demo`: one scenario, end to end, on a laptop: the sandbox, the daemon in this process, the
+alarm, the investigation, the tickets, the approval, the action, the recovery and the closed tickets."""
 
 from __future__ import annotations
 
+import secrets
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import requests
+
 from oncall_agent.daemon import Daemon
-from oncall_agent.domain.incident import Incident
+from oncall_agent.investigation.views import incident_view
 from oncall_agent.sandbox.scenario import load_scenario
 from oncall_agent.sandbox.world import SandboxWorld
 from oncall_agent.settings import Settings
@@ -22,6 +23,8 @@ Say = Callable[[str], None]
 REPO_SCENARIOS = Path(__file__).resolve().parents[2] / "tests" / "scenarios"
 PACKAGED_SCENARIOS = Path(__file__).resolve().parents[1] / "_scenarios"
 DEFAULT_SCENARIO = "ecs-bad-deploy.yaml"
+OPERATOR = "demo-operator"
+SETTLED = {"resolved", "escalated", "closed"}
 
 
 def default_scenario() -> Path:
@@ -32,81 +35,160 @@ def default_scenario() -> Path:
     raise FileNotFoundError(f"shipped scenario {DEFAULT_SCENARIO} not found; pass --scenario FILE")
 
 
-def _wait(check: Callable[[], Any], timeout: float) -> Any:
+def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = check()
         if value:
             return value
-        time.sleep(0.1)
-    return None
+        time.sleep(0.2)
+    raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
-def _incident_json(incident: Incident) -> dict[str, Any]:
-    return {
-        "id": incident.id,
-        "service": incident.service,
-        "status": incident.status.value,
-        "alarms": [{"name": a.alarm_name, "state": a.state.value} for a in incident.alarms],
-        "timeline": [{"at": e.at.isoformat(), "kind": e.kind, "message": e.message} for e in incident.timeline],
-    }
+class DemoRun:
+    def __init__(self, world: SandboxWorld, daemon: Daemon, url: str, token: str, say: Say) -> None:
+        self.world, self.daemon, self.url, self.token, self.say = world, daemon, url, token, say
+        inv = daemon.components.investigation
+        assert inv is not None
+        self.inv = inv
+        self.store = daemon.components.store
+
+    def view(self, incident_id: str) -> dict[str, Any]:
+        found = incident_view(self.store, self.inv.results, self.inv.actions, incident_id)
+        assert found is not None
+        return found
+
+    def incident_id(self) -> str:
+        alarm = self.world.scenario.incident_alarm.name
+
+        def mine() -> str | None:
+            found = [i for i in self.store.list_incidents() if alarm in {a.alarm_name for a in i.alarms}]
+            return found[0].id if found else None
+
+        return str(wait_for(mine, 30, "the alarm to become an incident"))
+
+    def wait_status(self, incident_id: str, statuses: set[str], timeout: float) -> dict[str, Any]:
+        return dict(
+            wait_for(
+                lambda: (v := self.view(incident_id))["status"] in statuses and v, timeout, f"status {sorted(statuses)}"
+            )
+        )
+
+    def report_findings(self, view: dict[str, Any]) -> None:
+        per_source = Counter(e["source"] for e in view["evidence"] if e["kind"] != "gap")
+        gaps = [e for e in view["evidence"] if e["kind"] == "gap"]
+        self.say(
+            "evidence gathered: "
+            + ", ".join(f"{k} {v}" for k, v in sorted(per_source.items()))
+            + (f"; gaps: {', '.join(g['source'] + ' (' + g['summary'][:60] + ')' for g in gaps)}" if gaps else "")
+        )
+        for rank, h in enumerate(view["hypotheses"][:3], 1):
+            self.say(f"  #{rank} {h['category']:<14} {h['culprit'] or '-':<40} confidence {h['confidence']:.2f}")
+
+    def report_tickets(self, incident_id: str, when: str) -> dict[str, Any]:
+        links = wait_for(
+            lambda: (
+                (lk := self.view(incident_id)["links"]) and "servicenow_number" in lk and "github_issue" in lk and lk
+            ),
+            30,
+            "the ServiceNow incident and the GitHub issue",
+        )
+        self.say(
+            f"tickets {when}: ServiceNow {links['servicenow_number']}, GitHub "
+            f"{links['github_repo']}#{links['github_issue']}"
+        )
+        return dict(links)
+
+    def approve(self, action: dict[str, Any]) -> None:
+        answer = requests.post(
+            f"{self.url}/api/actions/{action['id']}/approve",
+            json={"digest": action["digest"]},
+            headers={"Authorization": f"Bearer {self.token}"},
+            timeout=10,
+        )
+        if answer.status_code != 200:
+            raise RuntimeError(f"approval refused: HTTP {answer.status_code} {answer.text}")
+        self.say(f"approved {action['kind']} {action['id']} as {OPERATOR} (digest {action['digest'][:12]})")
 
 
-def _run_agent(world: SandboxWorld, folder: Path, say: Say) -> dict[str, Any]:
+def _settings(world: SandboxWorld, folder: Path, token: str) -> Settings:
     config = world.agent_config(
         store_url=f"sqlite:///{folder / 'oncall-agent.db'}", http_port=0, poll_interval_seconds=1.0
     )
-    daemon = Daemon(Settings(**config))
-    remembered = world.seed_history(daemon.components.store)
-    say(f"agent memory: {remembered} past incident(s) from the scenario's history")
-    url = daemon.start_in_thread()
-    say(f"agent listening on {url} (webhooks, poller every 1 s, grouping)")
-    try:
-        alarm = world.scenario.incident_alarm
-        fired = world.fire(deliver_to=f"{url}/webhooks/sns")
-        say(f"alarm {alarm.name} -> ALARM at {fired.alarm.state_updated.isoformat()} (moto)")
-        say(f"SNS delivery, signed by the sandbox: HTTP {fired.delivered_status}")
-        store = daemon.components.store
-
-        def grouped_twice() -> Incident | None:
-            counts = store.event_counts()
-            mine = [i for i in store.list_incidents() if alarm.name in {a.alarm_name for a in i.alarms}]
-            return mine[0] if mine and counts["duplicates"] >= 1 and counts["ungrouped"] == 0 else None
-
-        incident = _wait(grouped_twice, timeout=15)
-        if incident is None:
-            raise RuntimeError("the alarm did not become an incident within 15 s")
-        counts = store.event_counts()
-        say(f"poller saw the same state change: recorded as a duplicate ({counts['duplicates']} duplicate)")
-        say(f"incident {incident.id} ({incident.status.value}) for service {incident.service}")
-        for entry in incident.timeline:
-            say(f"  {entry.at:%H:%M:%S}  {entry.kind:<10} {entry.message}")
-        return {"incident": _incident_json(incident), "events": counts}
-    finally:
-        daemon.stop_thread()
+    config["approvals"] = {"tokens": {OPERATOR: token}}
+    config["investigation"] = {"verify_timeout_seconds": 20, "verify_poll_seconds": 0.5}
+    return Settings(**config)
 
 
-def run_demo(scenario_path: Path | None, say: Say) -> dict[str, Any]:
+def _story(run: DemoRun, interactive: bool) -> dict[str, Any]:
+    say, world = run.say, run.world
+    fired = world.fire(deliver_to=f"{run.url}/webhooks/sns")
+    say(f"alarm {fired.alarm.name} -> ALARM (SNS delivery: HTTP {fired.delivered_status})")
+    incident_id = run.incident_id()
+    say(f"incident {incident_id} opened; investigating")
+    view = run.wait_status(incident_id, {"awaiting_approval", *SETTLED}, 60)
+    run.report_findings(view)
+    run.report_tickets(incident_id, "opened")
+    pending = [a for a in view["actions"] if a["status"] == "proposed" and a["policy"] == "approval"]
+    for action in view["actions"]:
+        say(f"proposed {action['kind']} {action['id']} {action['parameters']} (policy: {action['policy']})")
+    if pending and interactive:
+        say(f"waiting for approval: oncall-agent approve {pending[0]['id']} --as YOUR-NAME --config <demo config>")
+    elif pending:
+        run.approve(pending[0])
+    view = run.wait_status(incident_id, SETTLED, 120 if not interactive else 3600)
+    for action in view["actions"]:
+        say(f"action {action['kind']} {action['id']}: {action['status']}")
+    say(f"incident {incident_id}: {view['status']}")
+    run.report_tickets(incident_id, "updated")
+    return view
+
+
+def run_demo(scenario_path: Path | None, say: Say, interactive: bool = False) -> dict[str, Any]:
     """Run the whole demo; returns the JSON summary. `say` prints progress."""
-    path = scenario_path or default_scenario()
-    scenario = load_scenario(path)
+    scenario = load_scenario(scenario_path or default_scenario())
     say(f"scenario {scenario.id}: {scenario.title}")
     world = SandboxWorld(scenario)
     endpoints = world.start()
     try:
-        say(
-            f"sandbox up: moto {endpoints.aws}, GitHub {endpoints.github}, ServiceNow {endpoints.servicenow}, "
-            f"CloudTrail {endpoints.cloudtrail}"
-        )
         aws, standins = world.seed()
+        world.start_reacting()
         say(
-            f"seeded: {aws.alarms} alarms, {aws.metric_points} metric points, {aws.log_events} log lines, "
-            f"{aws.task_definitions} task definitions, {len(standins.cloudtrail_event_ids)} CloudTrail events, "
-            f"{standins.commits} commits, {standins.servicenow_records} ServiceNow records"
+            f"sandbox up (moto {endpoints.aws}); seeded {aws.alarms + aws.other_alarms} alarms, "
+            f"{aws.metric_points} metric points, {aws.log_events} log lines, {len(standins.cloudtrail_event_ids)} "
+            f"CloudTrail events, {standins.commits} commits, {standins.servicenow_records} ServiceNow records"
         )
         with tempfile.TemporaryDirectory(prefix="oncall-demo-") as tmp:
-            result = _run_agent(world, Path(tmp), say)
+            token = secrets.token_urlsafe(24)
+            daemon = Daemon(_settings(world, Path(tmp), token))
+            world.seed_history(daemon.components.store)
+            url = daemon.start_in_thread()
+            try:
+                view = _story(DemoRun(world, daemon, url, token, say), interactive)
+                time.sleep(1.5)  # let the relay deliver the closing updates
+                return summarize(world, view, daemon)
+            finally:
+                daemon.stop_thread()
     finally:
         world.stop()
-    say("intake done: investigation, tickets and approvals arrive in the next milestone")
-    return {"scenario": scenario.id, **result}
+
+
+def summarize(world: SandboxWorld, view: dict[str, Any], daemon: Daemon) -> dict[str, Any]:
+    links = view["links"]
+    sn = next((r for r in world.servicenow.records("incident") if r.get("correlation_id") == view["id"]), {})
+    repo, number = links.get("github_repo"), links.get("github_issue")
+    issue = next((i for i in world.github.issues(repo) if str(i.number) == str(number)), None) if repo else None
+    return {
+        "scenario": world.scenario.id,
+        "incident": {"id": view["id"], "service": view["service"], "status": view["status"]},
+        "hypotheses": [
+            {k: h[k] for k in ("category", "culprit", "confidence", "evidence_for")} for h in view["hypotheses"]
+        ],
+        "actions": [
+            {"id": a["id"], "kind": a["kind"], "status": a["status"], "approved_by": a["decided_by"]}
+            for a in view["actions"]
+        ],
+        "servicenow": {"number": sn.get("number"), "state": sn.get("state")},
+        "github": {"issue": number, "state": getattr(issue, "state", None)},
+        "timeline": [{"at": e["at"], "kind": e["kind"], "message": e["message"]} for e in view["timeline"]],
+    }

@@ -14,12 +14,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import boto3
+import requests
 from fastapi import FastAPI, HTTPException
 from fastapi.responses import Response
 from moto.server import ThreadedMotoServer
 from pydantic import BaseModel
 
 from oncall_agent.domain.incident import Resolution
+from oncall_agent.sandbox import moto_percentiles
+from oncall_agent.sandbox.reactor import WorldReactor
 from oncall_agent.sandbox.scenario import Scenario, resolve_time
 from oncall_agent.sandbox.seed_aws import AwsClients, FiredAlarm, SeedSummary, fire_alarm, seed_aws
 from oncall_agent.sandbox.seed_standins import StandinSummary, seed_standins
@@ -82,13 +85,19 @@ class SandboxWorld:
         self.endpoints: Endpoints | None = None
         self.topic_arn = ""
         self.seeded_at: datetime | None = None
+        self._reactor: WorldReactor | None = None
 
-    def start(self) -> Endpoints:
+    def start(self, *, reset: bool = True) -> Endpoints:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._moto.start()
+        moto_percentiles.install()  # GetMetricData with p90/p95/p99: moto 5.2.5 answers 500 otherwise
         host, port = self._moto.get_host_and_port()
         aws = f"http://{host}:{port}"
+        # moto's backends are process-wide: a world owns them while it runs (one seeded world per process at a
+        # time). `reset=False` only for a world whose moto side is not used.
+        if reset:
+            requests.post(f"{aws}/moto-api/reset", timeout=10).raise_for_status()
         github = self._serve(create_github_app(self.github, self.faults["github"], GITHUB_TOKEN), "github")
         servicenow = self._serve(
             create_servicenow_app(self.servicenow, self.faults["servicenow"], SERVICENOW_USER, SERVICENOW_PASSWORD),
@@ -99,6 +108,12 @@ class SandboxWorld:
         self.endpoints = Endpoints(aws, github, servicenow, cloudtrail, control)
         self.topic_arn = self._client("sns").create_topic(Name=TOPIC_NAME)["TopicArn"]
         return self.endpoints
+
+    def start_reacting(self) -> WorldReactor:
+        """Let the world react to the agent's actions (after seeding: the culprit must be running first)."""
+        self._reactor = WorldReactor(self.scenario, self._client)
+        self._reactor.start()
+        return self._reactor
 
     def _serve(self, app: FastAPI, fault_key: str | None) -> str:
         server = BackgroundServer(app, faults=self.faults[fault_key] if fault_key else None)
@@ -207,6 +222,8 @@ class SandboxWorld:
         return app
 
     def stop(self) -> None:
+        if self._reactor is not None:
+            self._reactor.stop()
         for server in reversed(self._servers):
             server.stop()
         self._servers.clear()

@@ -1,11 +1,15 @@
-"""CloudWatch DescribeAlarms adapter (ports.AlarmSource): every metric and composite alarm of a region, all
-pages, as the raw items boto3 returns."""
+"""CloudWatch DescribeAlarms adapter: every metric and composite alarm of a region, all pages, as the raw items
+boto3 returns (ports.AlarmSource), and the current state of alarms as AlarmSnapshots (ports.AlarmStates)."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
+
+from oncall_agent.domain.alarm import AlarmState, MetricSpec
+from oncall_agent.domain.records import AlarmSnapshot
+from oncall_agent.domain.time import as_utc
 
 ALARM_TYPES = ["MetricAlarm", "CompositeAlarm"]
 MAX_PAGE_SIZE = 100  # DescribeAlarms MaxRecords upper bound
@@ -44,10 +48,27 @@ class CloudWatchAlarmSource:
 
     def describe_alarms(self, region: str) -> Iterator[dict[str, Any]]:
         """Metric then composite alarms (these carry `AlarmRule`), page by page. SDK errors propagate."""
+        yield from self._items(self._client(region))
+
+    def snapshots(self, region: str, names: list[str] | None = None) -> list[AlarmSnapshot]:
+        """The current state of the named alarms (every alarm when `names` is None); names CloudWatch does not
+        know are left out. Tags are filled only `with_tags`. SDK errors propagate."""
         client = self._client(region)
+        if names is None:
+            items = list(self._items(client))
+        else:
+            wanted = list(dict.fromkeys(names))  # never an empty AlarmNames: that would mean every alarm
+            items = [
+                item
+                for first in range(0, len(wanted), MAX_PAGE_SIZE)
+                for item in self._items(client, AlarmNames=wanted[first : first + MAX_PAGE_SIZE])
+            ]
+        return [snapshot for item in items if (snapshot := alarm_snapshot(item)) is not None]
+
+    def _items(self, client: Any, **filters: Any) -> Iterator[dict[str, Any]]:
         paginator = client.get_paginator("describe_alarms")
-        pages = paginator.paginate(AlarmTypes=ALARM_TYPES, PaginationConfig={"PageSize": self._page_size})
-        for page in pages:
+        config = {"PageSize": self._page_size}
+        for page in paginator.paginate(AlarmTypes=ALARM_TYPES, PaginationConfig=config, **filters):
             for key in ("MetricAlarms", "CompositeAlarms"):
                 for item in page.get(key) or []:
                     yield self._with_tags_added(client, item) if self._with_tags else item
@@ -59,3 +80,48 @@ class CloudWatchAlarmSource:
             return item  # the parser rejects an item without an ARN; no call to make for it
         response = client.list_tags_for_resource(ResourceARN=arn)
         return {**item, "Tags": response.get("Tags") or []}
+
+
+def _metric_of(item: dict[str, Any]) -> MetricSpec | None:
+    """The metric a metric alarm watches; for metric math, the first metric the expression reads."""
+    if item.get("MetricName"):
+        stat = item.get("Statistic") or item.get("ExtendedStatistic")
+        dimensions = {d["Name"]: d["Value"] for d in item.get("Dimensions") or []}
+        return MetricSpec(
+            namespace=item.get("Namespace", ""),
+            name=item["MetricName"],
+            dimensions=dimensions,
+            stat=stat,
+            period=item.get("Period"),
+        )
+    for query in item.get("Metrics") or []:
+        stat = query.get("MetricStat")
+        if stat:
+            metric = stat.get("Metric") or {}
+            return MetricSpec(
+                namespace=metric.get("Namespace", ""),
+                name=metric.get("MetricName", ""),
+                dimensions={d["Name"]: d["Value"] for d in metric.get("Dimensions") or []},
+                stat=stat.get("Stat"),
+                period=stat.get("Period"),
+            )
+    return None
+
+
+def alarm_snapshot(item: dict[str, Any]) -> AlarmSnapshot | None:
+    """A DescribeAlarms item as an AlarmSnapshot, or None when it lacks a name, ARN, known state or timestamp."""
+    try:
+        state = AlarmState(str(item.get("StateValue")))
+    except ValueError:
+        return None
+    since = item.get("StateUpdatedTimestamp") or item.get("StateTransitionedTimestamp")
+    if not item.get("AlarmName") or not item.get("AlarmArn") or since is None:
+        return None
+    return AlarmSnapshot(
+        name=item["AlarmName"],
+        arn=item["AlarmArn"],
+        state=state,
+        since=as_utc(since),
+        metric=_metric_of(item),
+        tags={t["Key"]: t["Value"] for t in item.get("Tags") or [] if "Key" in t and "Value" in t},
+    )

@@ -1,0 +1,199 @@
+"""Candidate causes, read from the evidence: each deploy of the service (culprit: its identifier), each
+configuration change (culprit: the CloudTrail event id) and each upstream dependency in ALARM (culprit: the
+service name). Also the facts every candidate is scored against (the metric shift, the log signatures).
+
+CloudTrail also records deploys (RegisterTaskDefinition, UpdateService, UpdateAlias): a change event that a
+deploy record already covers is folded into that deploy, a deploy-shaped event of this service with no deploy
+record becomes a deploy candidate itself, and one of another service is not a candidate (another service's
+deploy is not blamed for this service's alarm).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from oncall_agent.domain.evidence import Category, Evidence, EvidenceKind
+from oncall_agent.domain.records import DeployKind
+from oncall_agent.domain.time import as_utc
+from oncall_agent.investigation.correlate import relations
+from oncall_agent.investigation.correlate.context import CorrelationContext
+
+
+@dataclass(frozen=True)
+class Facts:
+    """The evidence sorted by what it says, read once per ranking."""
+
+    ctx: CorrelationContext
+    shift_at: datetime | None = None
+    shifts: list[Evidence] = field(default_factory=list)
+    signatures: list[Evidence] = field(default_factory=list)  # new or increased (not chronic)
+    chronic: list[Evidence] = field(default_factory=list)
+    deploys: list[Evidence] = field(default_factory=list)
+    changes: list[Evidence] = field(default_factory=list)
+    alarms: list[Evidence] = field(default_factory=list)
+    tickets: list[Evidence] = field(default_factory=list)
+    past: list[Evidence] = field(default_factory=list)
+    gaps: list[Evidence] = field(default_factory=list)
+
+    @property
+    def reference(self) -> datetime:
+        """When the trouble started: the alarm metric's shift, else the alarm itself."""
+        return self.shift_at or as_utc(self.ctx.onset)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    category: Category
+    culprit: str
+    at: datetime | None
+    evidence_ids: list[str]  # the evidence that names this cause, primary first
+    label: str  # what a person would call it
+    tokens: frozenset[str] = frozenset()  # identifiers of the changed thing, to find in log lines
+    on_service: float = 0.0  # 1 = changes this service, 0.5 = one of its dependencies, 0 = unrelated
+
+
+def _alarm_shift(shifts: list[Evidence]) -> datetime | None:
+    """The alarm metric's shift onset; without the alarm's own metric, the earliest detected shift."""
+    detected = [e for e in shifts if e.details.get("detected") and e.at is not None]
+    own = [e for e in detected if e.details.get("alarm_metric")] or detected
+    return min((as_utc(e.at) for e in own if e.at), default=None)
+
+
+def read_facts(evidence: list[Evidence], ctx: CorrelationContext) -> Facts:
+    by_kind: dict[EvidenceKind, list[Evidence]] = {kind: [] for kind in EvidenceKind}
+    for item in evidence:
+        by_kind[item.kind].append(item)
+    logs = by_kind[EvidenceKind.LOG_SIGNATURE]
+    shifts = by_kind[EvidenceKind.METRIC_SHIFT]
+    return Facts(
+        ctx=ctx,
+        shift_at=_alarm_shift(shifts),
+        shifts=shifts,
+        signatures=[e for e in logs if not e.details.get("chronic")],
+        chronic=[e for e in logs if e.details.get("chronic")],
+        deploys=by_kind[EvidenceKind.DEPLOY],
+        changes=by_kind[EvidenceKind.CONFIG_CHANGE],
+        alarms=by_kind[EvidenceKind.RELATED_ALARM],
+        tickets=by_kind[EvidenceKind.TICKET],
+        past=by_kind[EvidenceKind.PAST_INCIDENT],
+        gaps=by_kind[EvidenceKind.GAP],
+    )
+
+
+def _is_commit(item: Evidence) -> bool:
+    return item.details.get("kind") == DeployKind.GITHUB_COMMIT.value
+
+
+def _deploy_candidate(item: Evidence, facts: Facts) -> Candidate:
+    identifier = str(item.details.get("identifier") or item.entity)
+    values = [identifier, *relations.flatten(item.details.get("details") or {})]
+    tokens = relations.identifier_tokens(values) | {identifier}
+    ids = [item.id]
+    # A commit whose sha the deploy names (an image tag is a short sha) is the same change: cite it too.
+    for commit in facts.deploys:
+        sha = str(commit.details.get("identifier") or "")
+        if _is_commit(commit) and len(sha) >= 7 and any(len(t) >= 7 and sha.startswith(t.lower()) for t in tokens):
+            ids.append(commit.id)
+    kind = item.details.get("kind", "deploy")
+    return Candidate(Category.DEPLOY, identifier, item.at, ids, f"{kind} deploy {identifier}", frozenset(tokens), 1.0)
+
+
+def _deploy_shaped(item: Evidence, ctx: CorrelationContext) -> tuple[str, bool] | None:
+    """(identifier, of this service) for an UpdateService with a task definition or a Lambda UpdateAlias."""
+    params = item.details.get("parameters") or {}
+    name = str(item.details.get("name") or "")
+    if name == "UpdateService" and params.get("taskDefinition"):
+        ecs = ctx.service.ecs
+        ours = ecs is not None and str(params.get("service", "")).split("/")[-1] == ecs.service
+        return str(params["taskDefinition"]), ours
+    if name.startswith("UpdateAlias") and params.get("functionName") and params.get("functionVersion"):
+        function = str(params["functionName"]).split(":")[-1]
+        ours = ctx.service.lambda_ is not None and function == ctx.service.lambda_.function
+        return f"{function}:{params['functionVersion']}", ours
+    return None
+
+
+def _change_text(item: Evidence) -> list[str]:
+    return [*map(str, item.details.get("resources") or []), *relations.flatten(item.details.get("parameters") or {})]
+
+
+def _on_service(texts: list[str], ctx: CorrelationContext) -> float:
+    if relations.mentions(texts, relations.service_names(ctx.service)):
+        return 1.0
+    upstream: set[str] = set()
+    for name in ctx.service.depends_on:
+        entry = ctx.catalog_entry(name)
+        upstream |= relations.service_names(entry) if entry else {name}
+    return 0.5 if relations.mentions(texts, upstream) else 0.0
+
+
+def _change_candidates(facts: Facts, record_ids: set[str], record_events: set[str]) -> list[Candidate]:
+    shapes = {item.id: _deploy_shaped(item, facts.ctx) for item in facts.changes}
+    deploy_ids = record_ids | {shape[0] for shape in shapes.values() if shape is not None}
+    found = []
+    for item in facts.changes:
+        texts, shaped = _change_text(item), shapes[item.id]
+        if item.entity in record_events:
+            continue  # the event a deploy record was read from
+        if shaped is not None:
+            # Another service's deploy is not blamed; one a deploy record covers is that record's candidate.
+            if shaped[1] and not relations.mentions([shaped[0]], record_ids):
+                label = f"deploy {shaped[0]} (from CloudTrail {item.details.get('name')})"
+                tokens = frozenset(relations.identifier_tokens(texts)) | {shaped[0]}
+                found.append(Candidate(Category.DEPLOY, shaped[0], item.at, [item.id], label, tokens, 1.0))
+            continue
+        if relations.mentions(texts, deploy_ids):
+            continue  # part of a deploy, e.g. the RegisterTaskDefinition before an UpdateService
+        resources = ", ".join(map(str, item.details.get("resources") or [])) or "(no resource)"
+        label = f"{item.details.get('name')} on {resources}"
+        tokens = frozenset(relations.identifier_tokens(texts))
+        on_service = _on_service(texts, facts.ctx)
+        found.append(Candidate(Category.CONFIG_CHANGE, item.entity, item.at, [item.id], label, tokens, on_service))
+    return found
+
+
+def change_candidates(facts: Facts) -> list[Candidate]:
+    """Deploys of this service and configuration changes, oldest first."""
+    service = facts.ctx.service
+    own = [d for d in facts.deploys if not _is_commit(d) and relations.deploy_is_of(d.details, service)]
+    every_deploy = [d for d in facts.deploys if not _is_commit(d)]
+    record_ids = {str(d.details.get("identifier")) for d in every_deploy if d.details.get("identifier")}
+    record_events = {str(d.details.get("source_event_id")) for d in every_deploy if d.details.get("source_event_id")}
+    found = [_deploy_candidate(item, facts) for item in own]
+    found += _change_candidates(facts, record_ids, record_events)
+    found.sort(key=lambda c: (as_utc(c.at) if c.at else facts.reference, c.culprit))
+    # Two sources may report the same deploy (an ECS record and a GitHub deployment): one candidate, both cited.
+    unique: dict[tuple[Category, str], Candidate] = {}
+    for cand in found:
+        key = (cand.category, cand.culprit.lower())
+        if key in unique:
+            kept = unique[key]
+            kept.evidence_ids.extend(i for i in cand.evidence_ids if i not in kept.evidence_ids)
+        else:
+            unique[key] = cand
+    return list(unique.values())
+
+
+CHRONIC_ALARM_MINUTES = 360.0
+"""An alarm that has been on for longer than this before the onset is chronic: it did not start this."""
+
+
+def _chronic(alarm: Evidence) -> bool:
+    return float(alarm.details.get("minutes_before_onset") or 0.0) > CHRONIC_ALARM_MINUTES
+
+
+def dependency_candidates(facts: Facts) -> list[Candidate]:
+    """Upstream dependencies with at least one alarm in ALARM, by name."""
+    by_service: dict[str, list[Evidence]] = {}
+    for item in facts.alarms:
+        if item.details.get("relation") == relations.UPSTREAM and item.details.get("service"):
+            by_service.setdefault(str(item.details["service"]), []).append(item)
+    found = []
+    for name, alarms in sorted(by_service.items()):
+        # Recent alarms first, oldest first among them; chronic ones after them.
+        alarms.sort(key=lambda e: (_chronic(e), as_utc(e.at) if e.at else facts.reference, e.entity))
+        first = alarms[0]
+        ids = [e.id for e in alarms]
+        found.append(Candidate(Category.DEPENDENCY, name, first.at, ids, f"upstream dependency {name}", frozenset()))
+    return found

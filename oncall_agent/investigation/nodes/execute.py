@@ -1,0 +1,69 @@
+"""execute: run what was approved (or is allowed to run without approval): dry run first, then once.
+
+Replays are safe: an action already marked succeeded or failed is not run again, and executors are
+idempotent by the action id (a rollback that already happened is found done).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from oncall_agent.domain.action import ActionStatus, PolicyDecision, ProposedAction
+from oncall_agent.domain.incident import IncidentStatus
+from oncall_agent.investigation.deps import Deps
+from oncall_agent.investigation.state import InvestigationState
+
+NO_CHANGE_KINDS = frozenset({"escalate"})
+
+
+def runnable(actions: list[dict[str, Any]]) -> list[ProposedAction]:
+    """Approved actions, and auto actions, that change something (escalation is the fallback, not a fix)."""
+    chosen = []
+    for item in actions:
+        action = ProposedAction.model_validate(item)
+        if action.kind in NO_CHANGE_KINDS:
+            continue
+        approved = action.status in (ActionStatus.APPROVED, ActionStatus.EXECUTING, ActionStatus.SUCCEEDED)
+        auto = action.policy is PolicyDecision.AUTO and action.status is ActionStatus.PROPOSED
+        if approved or auto:
+            chosen.append(action)
+    return chosen
+
+
+def _run(deps: Deps, action: ProposedAction) -> dict[str, Any]:
+    stored = deps.actions.get(action.id)
+    if stored.status in (ActionStatus.SUCCEEDED, ActionStatus.FAILED):
+        return {"id": action.id, "kind": action.kind, "status": stored.status.value}
+    executor = deps.executors.get(action.kind)
+    if executor is None:
+        deps.actions.mark_failed(action.id, f"no executor for {action.kind}")
+        return {"id": action.id, "kind": action.kind, "status": "failed", "reason": "no executor"}
+    plan = executor.plan(stored)
+    if not plan.feasible:
+        deps.actions.mark_failed(action.id, f"dry run: {plan.summary}")
+        return {"id": action.id, "kind": action.kind, "status": "failed", "reason": plan.summary}
+    if stored.status is not ActionStatus.EXECUTING:
+        deps.actions.mark_executing(action.id)
+    try:
+        result = executor.execute(stored, idempotency_key=action.id)
+    except Exception as exc:
+        deps.actions.mark_failed(action.id, f"{type(exc).__name__}: {exc}")
+        return {"id": action.id, "kind": action.kind, "status": "failed", "reason": str(exc)}
+    deps.actions.mark_succeeded(action.id, result)
+    return {"id": action.id, "kind": action.kind, "status": "succeeded", "result": result}
+
+
+def make(deps: Deps) -> Any:
+    def execute(state: InvestigationState) -> dict[str, Any]:
+        chosen = runnable(state.get("actions", []))
+        incident_id = state["incident_id"]
+        names = ", ".join(f"{a.kind} {a.id} (approved by {a.decided_by or 'policy'})" for a in chosen)
+        deps.results.record(
+            incident_id,
+            status=IncidentStatus.MITIGATING,
+            note=f"executing {names}",
+            outbox=deps.messenger.progress(incident_id, f"{incident_id}:executing", f"Executing: {names}"),
+        )
+        return {"executed": [_run(deps, action) for action in chosen]}
+
+    return execute

@@ -1,0 +1,103 @@
+"""One function per evidence source: read through a port, turn records into Evidence with the correlator's
+builders. A source that is not configured or fails becomes a `gap` item saying what could not be checked."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from oncall_agent.domain.alarm import MetricSpec
+from oncall_agent.domain.evidence import Evidence
+from oncall_agent.domain.incident import IncidentStatus
+from oncall_agent.investigation.correlate import evidence as build
+from oncall_agent.investigation.correlate.context import CorrelationContext
+from oncall_agent.investigation.deps import Deps
+
+
+def context_from_scope(deps: Deps, scope: dict[str, Any]) -> CorrelationContext:
+    metric = scope.get("metric")
+    return CorrelationContext(
+        service=deps.service(scope["service"]),
+        catalog=deps.catalog,
+        alarm_name=scope["alarm_name"],
+        alarm_metric=MetricSpec.model_validate(metric) if metric else None,
+        onset=datetime.fromisoformat(scope["onset"]),
+        window_start=datetime.fromisoformat(scope["window_start"]),
+        now=datetime.fromisoformat(scope["now"]),
+    )
+
+
+def _metrics(deps: Deps, ctx: CorrelationContext, region: str) -> list[Evidence]:
+    if deps.metrics is None or ctx.alarm_metric is None or not ctx.alarm_metric.stat:
+        return [build.gap("metrics", "no metric reader configured or the alarm has no single metric")]
+    metric = ctx.alarm_metric
+    series = deps.metrics.get_series(
+        region, metric, metric.stat or "Average", metric.period or 60, ctx.window_start, ctx.now
+    )
+    return build.metric_evidence(series, ctx)
+
+
+def _logs(deps: Deps, ctx: CorrelationContext, region: str) -> list[Evidence]:
+    if deps.logs is None or not ctx.service.log_groups:
+        return [build.gap("logs", f"no log groups configured for {ctx.service.name}")]
+    sample = deps.logs.sample(region, ctx.service.log_groups, ctx.window_start, ctx.now, deps.limits.log_lines_limit)
+    return build.log_evidence(sample, ctx)
+
+
+def _deploys(deps: Deps, ctx: CorrelationContext, region: str) -> list[Evidence]:
+    if deps.deploys is None:
+        return [build.gap("deploys", "no deploy history configured")]
+    records = deps.deploys.deploys(region, ctx.service, ctx.window_start, ctx.now)
+    if deps.issues is not None and ctx.service.repo:
+        records = [*records, *deps.issues.commits(ctx.service.repo, ctx.window_start, ctx.now)]
+    return build.deploy_evidence(records, ctx)
+
+
+def _changes(deps: Deps, ctx: CorrelationContext, region: str) -> list[Evidence]:
+    if deps.changes is None:
+        return [build.gap("changes", "no change history (CloudTrail) configured")]
+    return build.change_evidence(deps.changes.changes(region, ctx.window_start, ctx.now), ctx)
+
+
+def _alarms(deps: Deps, ctx: CorrelationContext, region: str) -> list[Evidence]:
+    if deps.alarms is None:
+        return [build.gap("alarms", "no alarm reader configured")]
+    return build.related_alarm_evidence(deps.alarms.snapshots(region), ctx)
+
+
+def _tickets(deps: Deps, ctx: CorrelationContext, region: str) -> list[Evidence]:
+    records = []
+    if deps.tickets is not None and ctx.service.servicenow_ci:
+        records += deps.tickets.change_requests(ctx.service.servicenow_ci, ctx.window_start, ctx.now)
+    if deps.issues is not None and ctx.service.repo:
+        records += deps.issues.search_issues(ctx.service.repo, ctx.alarm_name)
+    return build.ticket_evidence(records, ctx)
+
+
+def _memory(deps: Deps, ctx: CorrelationContext, region: str) -> list[Evidence]:
+    past = [
+        i
+        for i in deps.store.list_incidents([IncidentStatus.CLOSED, IncidentStatus.RESOLVED])
+        if i.service == ctx.service.name and i.resolution is not None
+    ]
+    return build.past_incident_evidence(past, ctx)
+
+
+SOURCES: dict[str, Callable[[Deps, CorrelationContext, str], list[Evidence]]] = {
+    "metrics": _metrics,
+    "logs": _logs,
+    "deploys": _deploys,
+    "changes": _changes,
+    "alarms": _alarms,
+    "tickets": _tickets,
+    "memory": _memory,
+}
+
+
+def gather_one(deps: Deps, name: str, scope: dict[str, Any]) -> list[Evidence]:
+    """Run one source; any failure is recorded as a gap, never raised (the investigation goes on)."""
+    try:
+        return SOURCES[name](deps, context_from_scope(deps, scope), scope["region"])
+    except Exception as exc:
+        return [build.gap(name, f"{type(exc).__name__}: {str(exc)[:300]}")]

@@ -1,0 +1,20 @@
+"""The graph's state: plain JSON-able dicts only (checkpoints must deserialise without registered types).
+
+`evidence` is a reducer channel: each gather branch appends its items and the join sees them all.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated, Any, TypedDict
+
+
+class InvestigationState(TypedDict, total=False):
+    incident_id: str
+    scope: dict[str, Any]
+    source: str  # set only in a gather branch's input (Send)
+    evidence: Annotated[list[dict[str, Any]], operator.add]
+    hypotheses: list[dict[str, Any]]
+    actions: list[dict[str, Any]]
+    executed: list[dict[str, Any]]
+    outcome: dict[str, Any]

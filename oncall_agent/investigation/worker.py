@@ -1,0 +1,57 @@
+"""Investigation workers: claim an incident that needs work, run or resume its graph thread, release it.
+
+Modes: `start` (a new incident), `resume` (its actions were decided while the thread waited at the approval
+interrupt), `recover` (it was being worked on when a process died: continue from the last checkpoint).
+While the graph runs, the claim's lease is renewed so no other replica takes the incident over.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from typing import Any
+
+from langgraph.types import Command
+
+from oncall_agent.investigation.deps import Deps
+from oncall_agent.observability import get_logger
+from oncall_agent.store.investigations import Claim
+
+log = get_logger(__name__)
+
+
+class InvestigationWorker:
+    def __init__(self, deps: Deps, graph: Any, name: str, lease: timedelta) -> None:
+        self._deps = deps
+        self._graph = graph
+        self.name = name
+        self._lease = lease
+
+    def run_once(self) -> str | None:
+        """Work on at most one incident; returns its id, or None when there was nothing to do."""
+        claim: Claim | None = self._deps.results.claim_next(self.name, self._lease)
+        if claim is None:
+            return None
+        config = {"configurable": {"thread_id": claim.incident_id}}
+        stop_renewing = threading.Event()
+        renewer = threading.Thread(target=self._renew, args=(claim.incident_id, stop_renewing), daemon=True)
+        renewer.start()
+        try:
+            log.info("investigation_step", incident=claim.incident_id, mode=claim.mode, worker=self.name)
+            if claim.mode == "start" and not self._graph.get_state(config).values:
+                self._graph.invoke({"incident_id": claim.incident_id}, config)
+            elif claim.mode == "resume":
+                self._graph.invoke(Command(resume={"decided": True}), config)
+            else:
+                self._graph.invoke(None, config)
+        except Exception as exc:
+            stop_renewing.set()
+            log.error("investigation_failed", incident=claim.incident_id, error=f"{type(exc).__name__}: {exc}")
+            return claim.incident_id
+        stop_renewing.set()
+        self._deps.results.release(claim.incident_id, self.name)
+        return claim.incident_id
+
+    def _renew(self, incident_id: str, stop: threading.Event) -> None:
+        while not stop.wait(self._lease.total_seconds() / 3):
+            self._deps.results.renew(incident_id, self.name, self._lease)

@@ -1,0 +1,364 @@
+"""rank(): one feature at a time on small hand-made worlds, then the ordering and abstention rules."""
+
+from __future__ import annotations
+
+import math
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from oncall_agent.domain.alarm import AlarmState, MetricSpec
+from oncall_agent.domain.catalog import Service
+from oncall_agent.domain.evidence import Category, Evidence, Hypothesis
+from oncall_agent.domain.incident import Incident, IncidentStatus, Resolution
+from oncall_agent.domain.records import (
+    AlarmSnapshot,
+    ChangeRecord,
+    DeployKind,
+    DeployRecord,
+    LogRecord,
+    LogSample,
+    MetricSeries,
+    TicketRecord,
+)
+from oncall_agent.investigation.correlate import evidence as build
+from oncall_agent.investigation.correlate.context import CorrelationContext
+from oncall_agent.investigation.correlate.rank import BIAS, CHANGE_WEIGHTS, confidence, rank
+
+ONSET = datetime(2026, 3, 14, 15, 0, tzinfo=UTC)
+METRIC = MetricSpec(
+    namespace="AWS/ApplicationELB", name="HTTPCode_Target_5XX_Count", dimensions={"TargetGroup": "tg/checkout"}
+)
+CHECKOUT = Service(
+    name="checkout",
+    ecs={"cluster": "prod-web", "service": "checkout"},
+    depends_on=["payments"],
+    servicenow_ci="checkout-service",
+    repo="acme/checkout",
+)
+CATALOG = [CHECKOUT, Service(name="payments", servicenow_ci="payments-service"), Service(name="search")]
+CTX = CorrelationContext(CHECKOUT, CATALOG, "checkout-5xx", METRIC, ONSET, ONSET - timedelta(hours=3), ONSET)
+
+
+def at(minutes: float) -> datetime:
+    return ONSET + timedelta(minutes=minutes)
+
+
+def shift_at(minutes: int) -> list[Evidence]:
+    """A 5xx series flat at ~1, stepping to 40 `minutes` before the onset."""
+    rng = random.Random(minutes)
+    points = [(at(m), (1 + rng.uniform(-1, 1)) if m < -minutes else 40.0) for m in range(-180, 1)]
+    return build.metric_evidence(MetricSeries(metric=METRIC, stat="Sum", period=60, points=points), CTX)
+
+
+def logs(*errors: tuple[float, str]) -> list[Evidence]:
+    """Routine lines for three hours, a chronic warning, and `errors` (start minute, message) each minute on."""
+    records = [
+        LogRecord(at=at(m), group="/ecs/checkout", message=f"INFO GET /cart 200 {m % 90 + 5}ms") for m in range(-180, 0)
+    ]
+    records += [LogRecord(at=at(m), group="/ecs/checkout", message="WARN pool slow") for m in range(-180, 0, 15)]
+    for start, message in errors:
+        records += [LogRecord(at=at(m), group="/ecs/checkout", message=message) for m in range(math.ceil(start), 0)]
+    return build.log_evidence(LogSample(records=records), CTX)
+
+
+def deploy(
+    identifier: str = "checkout:118", minutes: float = -9, service: str = "checkout", **details: str
+) -> DeployRecord:
+    return DeployRecord(
+        kind=DeployKind.ECS,
+        service=service,
+        target=f"arn:aws:ecs:us-east-1:1:service/prod-web/{service}",
+        identifier=identifier,
+        previous=None,
+        at=at(minutes),
+        source_event_id=f"upd-{identifier}",
+        details=details,
+    )
+
+
+def change(
+    event_id: str, minutes: float, name: str = "PutParameter", resource: str = "/x/prod/flag", **params: object
+) -> ChangeRecord:
+    return ChangeRecord(
+        event_id=event_id,
+        at=at(minutes),
+        name=name,
+        source="ssm.amazonaws.com",
+        resources=[resource],
+        parameters=params,
+    )
+
+
+def alarm(name: str, service: str, minutes: float) -> AlarmSnapshot:
+    return AlarmSnapshot(
+        name=name, arn=f"arn:{name}", state=AlarmState.ALARM, since=at(minutes), tags={"service": service}
+    )
+
+
+def ranked(*evidence: list[Evidence], abstain_below: float = 0.5) -> list[Hypothesis]:
+    return rank([item for group in evidence for item in group], CTX, abstain_below)
+
+
+def find(hypotheses: list[Hypothesis], culprit: str) -> Hypothesis:
+    return next(h for h in hypotheses if h.culprit == culprit)
+
+
+TASK_DEF_ARN = "arn:aws:ecs:us-east-1:1:task-definition/checkout:118"
+BAD = (-7, "ERROR java.lang.ArithmeticException: Rounding necessary at CartTotals.roundLine(CartTotals.java:142)")
+
+
+# --- the formula -----------------------------------------------------------------------------------------------
+
+
+def test_confidence_is_the_documented_logistic() -> None:
+    assert confidence({}, CHANGE_WEIGHTS) == pytest.approx(1 / (1 + math.exp(-BIAS)), abs=1e-4)
+    features = {"proximity": 1.0, "on_service": 1.0, "errors_predate_change": 1.0}
+    z = BIAS + CHANGE_WEIGHTS["proximity"] + CHANGE_WEIGHTS["on_service"] + CHANGE_WEIGHTS["errors_predate_change"]
+    assert confidence(features, CHANGE_WEIGHTS) == pytest.approx(1 / (1 + math.exp(-z)), abs=1e-4)
+
+
+# --- change features -------------------------------------------------------------------------------------------
+
+
+def test_a_deploy_followed_by_the_shift_and_new_errors_ranks_first_and_cites_its_record() -> None:
+    deploys = build.deploy_evidence([deploy()], CTX)
+    hypotheses = ranked(deploys, shift_at(6), logs(BAD))
+    top = hypotheses[0]
+    assert (top.category, top.culprit) == (Category.DEPLOY, "checkout:118")
+    assert top.confidence >= 0.8
+    assert top.evidence_for[0] == deploys[0].id
+    assert top.features["proximity"] == pytest.approx(math.exp(-9 / 30), abs=1e-3)
+    assert top.features["shift_alignment"] == pytest.approx(math.exp(-3 / 10), abs=1e-3)
+    assert top.features["new_signatures_after"] == pytest.approx(math.exp(-2 / 10), abs=1e-3)
+    assert top.features["on_service"] == 1.0
+    assert "9 min before the alarm" in top.summary
+    assert hypotheses[1].category is Category.UNKNOWN
+
+
+def test_proximity_fades_with_time_and_a_change_after_the_alarm_is_not_a_cause() -> None:
+    hypotheses = ranked(build.change_evidence([change("near", -5), change("far", -150), change("late", 3)], CTX))
+    near, far, late = (find(hypotheses, name) for name in ("near", "far", "late"))
+    assert near.features["proximity"] > far.features["proximity"] > 0
+    assert late.features["proximity"] == 0 and late.features["after_onset"] == 1
+    assert near.confidence > far.confidence > late.confidence
+
+
+def test_a_change_made_after_the_metric_shifted_counts_against_it() -> None:
+    shift = shift_at(20)
+    hypotheses = ranked(build.deploy_evidence([deploy(minutes=-5)], CTX), shift)
+    top = find(hypotheses, "checkout:118")
+    assert top.features["shift_alignment"] == -1
+    assert shift[0].id in top.evidence_against
+    assert top.confidence < 0.5 and hypotheses[0].category is Category.UNKNOWN
+
+
+def test_new_errors_that_predate_the_change_count_against_it() -> None:
+    hypotheses = ranked(build.deploy_evidence([deploy(minutes=-5)], CTX), logs((-15, "ERROR upstream refused")))
+    top = find(hypotheses, "checkout:118")
+    assert top.features["errors_predate_change"] == 1.0
+    assert top.features.get("new_signatures_after", 0.0) == 0.0
+    assert top.evidence_against
+
+
+def test_new_log_lines_naming_the_changed_thing_support_it() -> None:
+    deploys = build.deploy_evidence([deploy(image="acme/checkout:4c9e2b7")], CTX)
+    startup = (-8, "INFO Starting CheckoutApplication v4c9e2b7 using Java 21")
+    named = find(ranked(deploys, logs(startup)), "checkout:118")
+    unnamed = find(ranked(deploys, logs((-8, "INFO Starting CheckoutApplication using Java 21"))), "checkout:118")
+    assert named.features["logs_mention_change"] == 1.0 and "4c9e2b7" in named.summary
+    assert unnamed.features["logs_mention_change"] == 0.0
+    assert named.confidence > unnamed.confidence
+
+
+def test_a_config_change_naming_the_service_or_a_dependency_is_closer_to_it() -> None:
+    changes = build.change_evidence(
+        [
+            change("ours", -10, resource="sg-1", description="checkout tasks"),
+            change("dep", -10, resource="/payments/prod/timeout"),
+            change("other", -10, resource="/search/prod/size"),
+        ],
+        CTX,
+    )
+    hypotheses = ranked(changes)
+    assert [find(hypotheses, c).features["on_service"] for c in ("ours", "dep", "other")] == [1.0, 0.5, 0.0]
+    assert all(h.category is Category.CONFIG_CHANGE for h in hypotheses if h.culprit)
+
+
+def test_the_last_change_before_the_shift_supersedes_earlier_ones() -> None:
+    changes = build.change_evidence(
+        [change("first", -14, resource="sg-1"), change("second", -11, resource="sg-1")], CTX
+    )
+    hypotheses = ranked(changes, shift_at(7), logs(BAD))
+    first, second = find(hypotheses, "first"), find(hypotheses, "second")
+    assert first.features["superseded"] == 1.0 and second.features["superseded"] == 0.0
+    assert hypotheses[0].culprit == "second"
+    assert changes[1].id in first.evidence_against
+
+
+def test_a_past_incident_of_the_same_family_and_an_open_change_request_add_a_little() -> None:
+    past = Incident(
+        id="inc-1",
+        fingerprint="f",
+        service="checkout",
+        status=IncidentStatus.RESOLVED,
+        first_event_at=at(-30000),
+        last_event_at=at(-29000),
+        title="5xx",
+        resolution=Resolution(category=Category.DEPLOY, culprit="checkout:101"),
+    )
+    ticket = TicketRecord(
+        system="servicenow",
+        kind="change_request",
+        number="CHG9",
+        title="Release 118",
+        ci="checkout-service",
+        start=at(-20),
+        end=at(20),
+    )
+    deploys = build.deploy_evidence([deploy()], CTX)
+    plain = find(ranked(deploys), "checkout:118")
+    richer = find(
+        ranked(deploys, build.past_incident_evidence([past], CTX), build.ticket_evidence([ticket], CTX)), "checkout:118"
+    )
+    assert richer.features["past_incident_match"] == 1.0 and richer.features["change_ticket"] == 1.0
+    assert richer.confidence > plain.confidence
+
+
+# --- which records are candidates ---------------------------------------------------------------------------
+
+
+def test_cloudtrail_events_of_a_recorded_deploy_are_that_deploy() -> None:
+    record = deploy()
+    trail = [
+        change("reg", -9.7, name="RegisterTaskDefinition", resource=TASK_DEF_ARN),
+        change(
+            "upd-checkout:118",
+            -9,
+            name="UpdateService",
+            resource="checkout",
+            service="checkout",
+            taskDefinition="checkout:118",
+        ),
+    ]
+    hypotheses = ranked(build.deploy_evidence([record], CTX), build.change_evidence(trail, CTX))
+    assert [(h.category, h.culprit) for h in hypotheses if h.culprit] == [(Category.DEPLOY, "checkout:118")]
+
+
+def test_a_deploy_seen_only_in_cloudtrail_is_still_a_deploy_candidate() -> None:
+    trail = [
+        change("reg", -9.7, name="RegisterTaskDefinition", resource=TASK_DEF_ARN),
+        change(
+            "upd",
+            -9,
+            name="UpdateService",
+            resource="checkout",
+            cluster="prod-web",
+            service="checkout",
+            taskDefinition="checkout:118",
+        ),
+    ]
+    hypotheses = ranked(build.change_evidence(trail, CTX), shift_at(6), logs(BAD))
+    assert (hypotheses[0].category, hypotheses[0].culprit) == (Category.DEPLOY, "checkout:118")
+    assert len([h for h in hypotheses if h.culprit]) == 1
+
+
+def test_other_services_deploys_are_not_blamed() -> None:
+    trail = [change("upd", -9, name="UpdateService", resource="search", service="search", taskDefinition="search:7")]
+    records = [deploy("search:7", -9, service="search")]
+    hypotheses = ranked(build.deploy_evidence(records, CTX), build.change_evidence(trail, CTX), shift_at(6))
+    assert [h.category for h in hypotheses] == [Category.UNKNOWN]
+
+
+def test_a_commit_the_deploy_image_names_is_cited_with_it() -> None:
+    commit = DeployRecord(
+        kind=DeployKind.GITHUB_COMMIT, service="checkout", target="acme/checkout", identifier="4c9e2b7aa01", at=at(-47)
+    )
+    items = build.deploy_evidence([deploy(image="acme/checkout:4c9e2b7"), commit], CTX)
+    top = ranked(items, shift_at(6))[0]
+    commit_id = next(e.id for e in items if e.entity == "4c9e2b7aa01")
+    assert top.culprit == "checkout:118" and commit_id in top.evidence_for
+    assert not any(h.culprit == "4c9e2b7aa01" for h in ranked(items))
+
+
+# --- dependencies ------------------------------------------------------------------------------------------------
+
+
+def test_an_upstream_dependency_that_alarmed_first_is_the_cause() -> None:
+    alarms = build.related_alarm_evidence([alarm("payments-latency", "payments", -14)], CTX)
+    errors = logs((-10, "ERROR PaymentsClient POST /authorize failed: Read timed out"))
+    hypotheses = ranked(alarms, shift_at(9), errors)
+    top = hypotheses[0]
+    assert (top.category, top.culprit) == (Category.DEPENDENCY, "payments")
+    assert top.features["upstream_first"] == 1.0 and top.features["logs_mention_dependency"] == 1.0
+    assert top.evidence_for[0] == alarms[0].id
+    assert top.confidence >= 0.8
+
+
+def test_the_order_of_alarms_matters() -> None:
+    def upstream(minutes: float) -> float:
+        items = build.related_alarm_evidence([alarm("payments-latency", "payments", minutes)], CTX)
+        return find(ranked(items, shift_at(9)), "payments").features["upstream_first"]
+
+    assert upstream(-14) == 1.0  # before our metric moved
+    assert upstream(-5) == 0.6  # after our metric moved, before our alarm
+    assert upstream(3) == 0.3  # after our alarm
+    assert 0 < upstream(-200) < 0.5  # hours before
+    assert upstream(-2000) == 0.0  # chronic
+
+
+def test_a_chronically_alarming_dependency_is_not_blamed() -> None:
+    alarms = build.related_alarm_evidence([alarm("payments-kafka", "payments", -3000)], CTX)
+    hypotheses = ranked(alarms, shift_at(9))
+    payments = find(hypotheses, "payments")
+    assert payments.features["chronic_alarm"] == 1.0 and payments.confidence < 0.1
+    assert hypotheses[0].category is Category.UNKNOWN
+
+
+def test_an_upstream_alarm_first_weighs_against_local_changes() -> None:
+    alarms = build.related_alarm_evidence([alarm("payments-latency", "payments", -14)], CTX)
+    deploys = build.deploy_evidence([deploy(minutes=-30)], CTX)
+    local = find(ranked(deploys, alarms, shift_at(9)), "checkout:118")
+    alone = find(ranked(deploys, shift_at(9)), "checkout:118")
+    assert local.features["upstream_alarm_first"] == 1.0
+    assert local.confidence < alone.confidence
+
+
+# --- ordering and abstention -------------------------------------------------------------------------------
+
+
+def test_nothing_to_blame_is_an_abstention() -> None:
+    [only] = ranked(shift_at(6), logs(BAD), build.related_alarm_evidence([alarm("search-x", "search", -5)], CTX))
+    assert only.category is Category.UNKNOWN and only.culprit is None and only.confidence == 1.0
+
+
+def test_a_weak_candidate_leaves_unknown_first_and_gaps_are_cited() -> None:
+    gap = build.gap("changes", "AccessDenied")
+    hypotheses = ranked(build.change_evidence([change("old", -170)], CTX), [gap])
+    assert hypotheses[0].category is Category.UNKNOWN and hypotheses[0].evidence_for == [gap.id]
+    assert hypotheses[1].culprit == "old" and hypotheses[1].confidence < 0.5
+
+
+def test_the_abstention_threshold_is_a_parameter() -> None:
+    evidence = (build.deploy_evidence([deploy()], CTX), shift_at(6), logs(BAD))
+    assert ranked(*evidence)[0].category is Category.DEPLOY
+    assert ranked(*evidence, abstain_below=0.99)[0].category is Category.UNKNOWN
+
+
+def test_ranking_is_deterministic_whatever_the_evidence_order() -> None:
+    evidence = [
+        *build.deploy_evidence([deploy(), deploy("checkout:117", -3000)], CTX),
+        *build.change_evidence([change("a", -20), change("b", -40)], CTX),
+        *build.related_alarm_evidence([alarm("payments-latency", "payments", -30)], CTX),
+        *shift_at(6),
+        *logs(BAD),
+    ]
+    first = rank(evidence, CTX)
+    shuffled = list(evidence)
+    random.Random(7).shuffle(shuffled)
+    assert rank(shuffled, CTX) == first
+    assert [h.confidence for h in first] == sorted((h.confidence for h in first), reverse=True)
+    known = {e.id for e in evidence}
+    assert all(set(h.evidence_for) | set(h.evidence_against) <= known for h in first)
+    assert all(h.summary and 0 <= h.confidence <= 1 for h in first)
