@@ -106,12 +106,12 @@ class SandboxWorld:
         cloudtrail = self._serve(create_cloudtrail_app(self.cloudtrail, self.faults["cloudtrail"]), "cloudtrail")
         control = self._serve(self._control_app(), None)
         self.endpoints = Endpoints(aws, github, servicenow, cloudtrail, control)
-        self.topic_arn = self._client("sns").create_topic(Name=TOPIC_NAME)["TopicArn"]
+        self.topic_arn = self.client("sns").create_topic(Name=TOPIC_NAME)["TopicArn"]
         return self.endpoints
 
     def start_reacting(self) -> WorldReactor:
         """Let the world react to the agent's actions (after seeding: the culprit must be running first)."""
-        self._reactor = WorldReactor(self.scenario, self._client)
+        self._reactor = WorldReactor(self.scenario, self.client)
         self._reactor.start()
         return self._reactor
 
@@ -120,7 +120,7 @@ class SandboxWorld:
         self._servers.append(server)
         return server.start()
 
-    def _client(self, service: str) -> Any:
+    def client(self, service: str) -> Any:
         assert self.endpoints is not None, "start() the world first"
         session = boto3.session.Session(
             aws_access_key_id="testing",
@@ -158,7 +158,7 @@ class SandboxWorld:
         spec = next((a for a in self.scenario.alarms if a.name == wanted), None)
         if spec is None:
             raise KeyError(f"scenario {self.scenario.id} has no alarm {wanted!r}")
-        cloudwatch = self._client("cloudwatch")
+        cloudwatch = self.client("cloudwatch")
         fired = fire_alarm(cloudwatch, spec)
         status = None
         if deliver_to:

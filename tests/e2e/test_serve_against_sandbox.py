@@ -10,11 +10,9 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,25 +22,10 @@ import yaml
 
 from oncall_agent.sandbox.scenario import load_scenario
 from oncall_agent.sandbox.world import SandboxWorld
+from tests.e2e.harness import free_port, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.sandbox]
 SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "ecs-bad-deploy.yaml"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for(check: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 def cli(config: Path, *args: str) -> Any:

@@ -2,12 +2,12 @@
 
     confidence = 1 / (1 + exp(-(bias + sum(weight[f] * feature[f]))))
 
-with the weights below (features are defined in `features`; counter-evidence has negative weights). The bias
-of -3 means a candidate with no supporting feature sits near 0.05: confidence has to be earned. Calibration
+with the weights below (features are defined in `features`; counter-evidence has negative weights). Change
+candidates (deploys, config changes) use CHANGE_WEIGHTS, upstream dependencies DEPENDENCY_WEIGHTS. The bias of
+-3 means a candidate with no supporting feature sits near 0.05: confidence has to be earned. Calibration
 points: a deploy of the service 10 minutes before the alarm, followed by the metric shift and new errors within
 minutes, scores about 0.9; an upstream dependency that alarmed before our metric moved, with nothing else,
-just over 0.5, and about 0.85 when our new errors name it. Change
-candidates (deploys, config changes) use CHANGE_WEIGHTS, upstream dependencies DEPENDENCY_WEIGHTS.
+just over 0.5, and about 0.85 when our new errors name it.
 
 The `unknown` hypothesis (abstain) always comes along with confidence 1 - (best candidate's confidence);
 when no candidate reaches `abstain_below`, `unknown` goes first. Ties are broken by category and culprit so
