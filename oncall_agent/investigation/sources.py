@@ -10,8 +10,10 @@ from typing import Any
 from oncall_agent.domain.alarm import MetricSpec
 from oncall_agent.domain.evidence import Evidence
 from oncall_agent.domain.incident import IncidentStatus
+from oncall_agent.domain.records import LogSample
 from oncall_agent.investigation.correlate import evidence as build
 from oncall_agent.investigation.correlate.context import CorrelationContext
+from oncall_agent.investigation.correlate.signals import INCIDENT_WINDOW
 from oncall_agent.investigation.deps import Deps
 
 
@@ -41,8 +43,18 @@ def _metrics(deps: Deps, ctx: CorrelationContext, region: str) -> list[Evidence]
 def _logs(deps: Deps, ctx: CorrelationContext, region: str) -> list[Evidence]:
     if deps.logs is None or not ctx.service.log_groups:
         return [build.gap("logs", f"no log groups configured for {ctx.service.name}")]
-    sample = deps.logs.sample(region, ctx.service.log_groups, ctx.window_start, ctx.now, deps.limits.log_lines_limit)
-    return build.log_evidence(sample, ctx)
+    # Two bounded samples, half the budget each: the newest lines alone would leave a busy service without a
+    # baseline, and then nothing could be called new.
+    split = ctx.onset - INCIDENT_WINDOW
+    half = max(1, deps.limits.log_lines_limit // 2)
+    before = deps.logs.sample(region, ctx.service.log_groups, ctx.window_start, split, half)
+    after = deps.logs.sample(region, ctx.service.log_groups, split, ctx.now, half)
+    sample = LogSample(
+        records=[*before.records, *after.records],
+        truncated=before.truncated or after.truncated,
+        bytes_scanned=before.bytes_scanned + after.bytes_scanned,
+    )
+    return build.log_evidence(sample, ctx, split=split)
 
 
 def _deploys(deps: Deps, ctx: CorrelationContext, region: str) -> list[Evidence]:

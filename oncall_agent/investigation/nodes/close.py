@@ -1,20 +1,50 @@
-"""close: resolve or escalate the incident and queue the closing ticket/issue updates."""
+"""close: resolve or escalate the incident, carry out the escalation action, queue the closing updates."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from oncall_agent.domain.action import ActionStatus, PolicyDecision, ProposedAction
 from oncall_agent.domain.incident import IncidentStatus
 from oncall_agent.investigation.deps import Deps
 from oncall_agent.investigation.state import InvestigationState
 
 
+def _escalation(deps: Deps, actions: list[dict[str, Any]], reason: str) -> str | None:
+    """Mark the proposed `escalate` action done (the tickets carry it to the team); returns the team."""
+    for item in actions:
+        action = ProposedAction.model_validate(item)
+        if action.kind != "escalate" or action.policy is not PolicyDecision.AUTO:
+            continue
+        stored = deps.actions.get(action.id)
+        team = str(action.parameters.get("team") or "on-call")
+        if stored is not None and stored.status is ActionStatus.PROPOSED:
+            deps.actions.mark_executing(action.id)
+            deps.actions.mark_succeeded(action.id, {"escalated_to": team, "reason": reason})
+        return team
+    return None
+
+
+def _reason(state: InvestigationState) -> dict[str, Any]:
+    if state.get("outcome"):
+        return dict(state["outcome"])
+    decided = [a for a in state.get("actions", []) if a["status"] in ("rejected", "expired")]
+    if decided:
+        return {"resolved": False, "reason": f"{decided[0]['kind']} {decided[0]['id']} was {decided[0]['status']}"}
+    return {"resolved": False, "reason": "no automatic remediation applies to the most likely cause"}
+
+
 def make(deps: Deps) -> Any:
     def close(state: InvestigationState) -> dict[str, Any]:
-        outcome = state.get("outcome") or {"resolved": False, "reason": "no action could be proposed"}
+        outcome = _reason(state)
         resolved = bool(outcome["resolved"])
         status = IncidentStatus.RESOLVED if resolved else IncidentStatus.ESCALATED
-        text = ("Resolved: " if resolved else "Escalated to the on-call team: ") + outcome["reason"]
+        team = None if resolved else _escalation(deps, state.get("actions", []), outcome["reason"])
+        text = (
+            "Resolved: " + outcome["reason"]
+            if resolved
+            else (f"Escalated to {team or 'the on-call team'}: {outcome['reason']}")
+        )
         current = deps.store.get_incident(state["incident_id"])
         if current is not None and current.status is not status:  # a replay after the write is a no-op
             deps.results.record(

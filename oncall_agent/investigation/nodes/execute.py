@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from oncall_agent.domain.action import ActionStatus, PolicyDecision, ProposedAction
+from oncall_agent.domain.errors import OncallAgentError
 from oncall_agent.domain.incident import IncidentStatus
 from oncall_agent.investigation.deps import Deps
 from oncall_agent.investigation.state import InvestigationState
@@ -42,8 +43,11 @@ def _run(deps: Deps, action: ProposedAction) -> dict[str, Any]:
     if not plan.feasible:
         deps.actions.mark_failed(action.id, f"dry run: {plan.summary}")
         return {"id": action.id, "kind": action.kind, "status": "failed", "reason": plan.summary}
-    if stored.status is not ActionStatus.EXECUTING:
-        deps.actions.mark_executing(action.id)
+    try:
+        if stored.status is not ActionStatus.EXECUTING:
+            deps.actions.mark_executing(action.id)
+    except OncallAgentError as exc:  # e.g. the approval expired before the action could start
+        return {"id": action.id, "kind": action.kind, "status": "failed", "reason": str(exc)}
     try:
         result = executor.execute(stored, idempotency_key=action.id)
     except Exception as exc:
