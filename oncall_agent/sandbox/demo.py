@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+import yaml
 
 from oncall_agent.daemon import Daemon
 from oncall_agent.investigation.views import incident_view
@@ -117,6 +118,8 @@ def _settings(world: SandboxWorld, folder: Path, token: str) -> Settings:
     )
     config["approvals"] = {"tokens": {OPERATOR: token}}
     config["investigation"] = {"verify_timeout_seconds": 20, "verify_poll_seconds": 0.5}
+    # On disk too, so a person can point the CLI at this demo (`approve --config ...` in --interactive).
+    (folder / "oncall-agent.yaml").write_text(yaml.safe_dump(config))
     return Settings(**config)
 
 
@@ -133,12 +136,14 @@ def _story(run: DemoRun, interactive: bool) -> dict[str, Any]:
     for action in view["actions"]:
         say(f"proposed {action['kind']} {action['id']} {action['parameters']} (policy: {action['policy']})")
     if pending and interactive:
-        say(f"waiting for approval: oncall-agent approve {pending[0]['id']} --as YOUR-NAME --config <demo config>")
+        config = run.daemon.settings.store.url.removeprefix("sqlite:///").replace("oncall-agent.db", "oncall-agent.yaml")
+        say(f"waiting for approval: oncall-agent approve {pending[0]['id']} --as YOUR-NAME --config {config}")
     elif pending:
         run.approve(pending[0])
     view = run.wait_status(incident_id, SETTLED, 120 if not interactive else 3600)
     for action in view["actions"]:
-        say(f"action {action['kind']} {action['id']}: {action['status']}")
+        if action["status"] != "proposed":  # an unused fallback (escalation after a fix) is not news
+            say(f"action {action['kind']} {action['id']}: {action['status']}")
     say(f"incident {incident_id}: {view['status']}")
     run.report_tickets(incident_id, "updated")
     return view
