@@ -136,7 +136,7 @@ def _story(run: DemoRun, interactive: bool) -> dict[str, Any]:
     for action in view["actions"]:
         say(f"proposed {action['kind']} {action['id']} {action['parameters']} (policy: {action['policy']})")
     if pending and interactive:
-        config = run.daemon.settings.store.url.removeprefix("sqlite:///").replace("oncall-agent.db", "oncall-agent.yaml")
+        config = Path(run.daemon.settings.store.url.removeprefix("sqlite:///")).with_name("oncall-agent.yaml")
         say(f"waiting for approval: oncall-agent approve {pending[0]['id']} --as YOUR-NAME --config {config}")
     elif pending:
         run.approve(pending[0])
