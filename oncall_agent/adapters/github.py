@@ -28,6 +28,7 @@ from oncall_agent.adapters.github_records import (
     TITLE_MAX,
     comment_marker,
     deploy_record,
+    deployment_record,
     has_marker,
     marker_search_text,
     neutralize,
@@ -110,6 +111,14 @@ class GitHubTracker:
             deploy_record(repo, commit, self._pulls_of(repo, commit, lookup=index < self._pull_lookups))
             for index, commit in enumerate(listed)
         ]
+
+    def deployments(self, repo: str, start: datetime, end: datetime) -> list[DeployRecord]:
+        """GitHub deployments of `repo` created between start and end (newest first)."""
+        since, until = as_utc(start), as_utc(end)
+        listed = self._retry.call(
+            f"list deployments of {repo}", lambda: list(self._gh.get_repo(repo).get_deployments())
+        )
+        return [deployment_record(repo, d) for d in listed if since <= as_utc(d.created_at) <= until]
 
     def search_issues(self, repo: str, text: str) -> list[TicketRecord]:
         """Issues (not pulls) of `repo` whose text contains `text` as a phrase, best match first."""

@@ -72,6 +72,19 @@ def deploy_record(repo: str, commit: Any, pulls: list[int]) -> DeployRecord:
     )
 
 
+def deployment_record(repo: str, deployment: Any) -> DeployRecord:
+    """A GitHub deployment (what a CD system reported deploying: a sha to an environment)."""
+    return DeployRecord(
+        kind=DeployKind.GITHUB_DEPLOYMENT,
+        target=repo,
+        identifier=str(deployment.sha),
+        at=as_utc(deployment.created_at),
+        actor=getattr(deployment.creator, "login", None),
+        details={"environment": deployment.environment, "short_sha": str(deployment.sha)[:7], "id": deployment.id},
+        link=getattr(deployment, "url", None),
+    )
+
+
 def ticket_record(repo: str, issue: Any) -> TicketRecord:
     """A TicketRecord from a PyGithub Issue or search hit."""
     return TicketRecord(

@@ -62,7 +62,12 @@ def _deploys(deps: Deps, ctx: CorrelationContext, region: str) -> list[Evidence]
         return [build.gap("deploys", "no deploy history configured")]
     records = deps.deploys.deploys(region, ctx.service, ctx.window_start, ctx.now)
     if deps.issues is not None and ctx.service.repo:
-        records = [*records, *deps.issues.commits(ctx.service.repo, ctx.window_start, ctx.now)]
+        repo = ctx.service.repo
+        records = [
+            *records,
+            *deps.issues.commits(repo, ctx.window_start, ctx.now),
+            *deps.issues.deployments(repo, ctx.window_start, ctx.now),
+        ]
     return build.deploy_evidence(records, ctx)
 
 

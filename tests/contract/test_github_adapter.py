@@ -123,6 +123,17 @@ def test_an_empty_repository_has_no_commits(world: World) -> None:
     assert world.tracker().commits(REPO, NOW - timedelta(hours=1), NOW) == []
 
 
+def test_deployments_in_a_window(world: World) -> None:
+    world.state.add_repo(REPO)
+    world.state.add_deployment(REPO, "d" * 40, "production", NOW - timedelta(minutes=15), "deploy-bot")
+    world.state.add_deployment(REPO, "e" * 40, "production", NOW - timedelta(hours=5), "deploy-bot")
+
+    found = world.tracker().deployments(REPO, NOW - timedelta(hours=1), NOW)
+
+    assert [(d.kind, d.identifier, d.actor) for d in found] == [(DeployKind.GITHUB_DEPLOYMENT, "d" * 40, "deploy-bot")]
+    assert found[0].details["environment"] == "production" and found[0].at == NOW - timedelta(minutes=15)
+
+
 def test_search_issues_returns_issues_not_pulls(world: World) -> None:
     world.state.add_issue(REPO, 7, "Promo pricing NPE", NOW - timedelta(days=1), ["bug"], body="NullPointer in promo")
     world.state.add_issue(REPO, 8, "Unrelated", NOW - timedelta(days=1), [], body="nothing")
