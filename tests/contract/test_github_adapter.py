@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from oncall_agent.adapters.github import GitHubTracker, IssueError
 from oncall_agent.adapters.github_records import comment_marker
@@ -22,6 +21,7 @@ from oncall_agent.sandbox.standins import (
     GitHubState,
     create_github_app,
 )
+from tests.contract.commit_then_fail import CommitThenFail
 
 pytestmark = pytest.mark.sandbox
 
@@ -30,31 +30,6 @@ REPO = "o/r"
 ISSUES = rf"^/repos/{REPO}/issues$"
 MARKER = "<!-- oncall-agent:incident=inc-1 -->"
 NOW = datetime.now(UTC).replace(microsecond=0)
-
-
-class CommitThenFail:
-    """ASGI wrapper: the first matching request reaches the app (the write happens), then the client gets
-    `status` instead of the answer, as when GitHub's edge answers 502 after the API wrote."""
-
-    def __init__(self, app: ASGIApp, method: str, path_regex: str, status: int = 502) -> None:
-        self.app, self.method, self.path_regex, self.status, self.remaining = app, method, path_regex, status, 1
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        hit = scope["type"] == "http" and scope["method"] == self.method and re.search(self.path_regex, scope["path"])
-        if not hit or self.remaining <= 0:
-            await self.app(scope, receive, send)
-            return
-        self.remaining -= 1
-
-        async def swallow(_message: Message) -> None:
-            return None
-
-        await self.app(scope, receive, swallow)
-        body = json.dumps({"message": "Server Error"}).encode()
-        await send(
-            {"type": "http.response.start", "status": self.status, "headers": [(b"content-type", b"application/json")]}
-        )
-        await send({"type": "http.response.body", "body": body})
 
 
 @dataclass

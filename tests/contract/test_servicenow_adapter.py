@@ -3,14 +3,14 @@ incidents (429, 5xx after commit, loose query matches), work notes once per key,
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any, ClassVar
 
 import pytest
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from oncall_agent.adapters.servicenow import ServiceNowTracker, TicketError, work_note_marker
 from oncall_agent.ports import TicketRef
@@ -21,6 +21,7 @@ from oncall_agent.sandbox.standins import (
     ServiceNowState,
     create_servicenow_app,
 )
+from tests.contract.commit_then_fail import CommitThenFail as SharedCommitThenFail
 
 pytestmark = pytest.mark.sandbox
 
@@ -29,29 +30,9 @@ INCIDENT = r"^/api/now/table/incident$"
 START, END = datetime(2026, 3, 1, 10, 0, tzinfo=UTC), datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
-class CommitThenFail:
-    """ASGI wrapper: the first `times` matching requests reach the app (the write commits), then the client gets
-    `status` instead of the answer, as when a proxy or the instance fails after the database commit."""
-
-    def __init__(self, app: ASGIApp, method: str, path_regex: str, status: int = 503, times: int = 1) -> None:
-        self.app, self.method, self.path_regex, self.status, self.remaining = app, method, path_regex, status, times
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        hit = scope["type"] == "http" and scope["method"] == self.method and re.search(self.path_regex, scope["path"])
-        if not hit or self.remaining <= 0:
-            await self.app(scope, receive, send)
-            return
-        self.remaining -= 1
-
-        async def swallow(_message: Message) -> None:
-            return None
-
-        await self.app(scope, receive, swallow)
-        body = json.dumps({"error": {"message": "Service Unavailable", "detail": None}, "status": "failure"})
-        await send(
-            {"type": "http.response.start", "status": self.status, "headers": [(b"content-type", b"application/json")]}
-        )
-        await send({"type": "http.response.body", "body": body.encode()})
+class CommitThenFail(SharedCommitThenFail):
+    BODY: ClassVar[dict[str, Any]] = {"error": {"message": "Service Unavailable", "detail": None}, "status": "failure"}
+    STATUS: ClassVar[int] = 503
 
 
 @dataclass
