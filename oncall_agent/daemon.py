@@ -67,7 +67,7 @@ class GroupingWorker(threading.Thread):
                 if len(grouped) < batch:
                     break
             self._components.metrics.ungrouped.set(self._components.store.event_counts()["ungrouped"])
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the worker must outlive a failing store call; retried next wake
             log.error("grouping_failed", error=f"{type(exc).__name__}: {exc}")
 
     def stop(self) -> None:
@@ -89,7 +89,7 @@ class InvestigationRunner(threading.Thread):
         while not self._stopping.is_set():
             try:
                 busy = self._worker.run_once() is not None
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - e.g. the store is down: try again after the pause
                 log.error("investigation_worker_failed", worker=self._worker.name, error=f"{type(exc).__name__}: {exc}")
                 busy = False
             if not busy:

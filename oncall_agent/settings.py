@@ -124,6 +124,8 @@ class InvestigationSettings(Section):
     workers: int = Field(default=2, ge=1, le=32)
     lookback_minutes: float = Field(default=180, ge=5, le=7 * 24 * 60)
     log_lines_limit: int = Field(default=5000, ge=100, le=10000)
+    # Per-source wall-time budget: a slow source becomes a `gap` instead of holding up the others.
+    source_timeout_seconds: float = Field(default=20, gt=0, le=300)
     abstain_below: float = Field(default=0.5, ge=0, le=1)
     verify_timeout_seconds: float = Field(default=300, ge=1, le=3600)
     verify_poll_seconds: float = Field(default=10, gt=0, le=300)

@@ -175,7 +175,7 @@ class OutboxRelay:
         except NotReady as exc:
             self._outbox.mark_retry(row.id, redact(f"{row.operation}: waiting: {exc}"))
             return 0
-        except Exception as exc:  # any tracker failure is retried with backoff; the text says what happened
+        except Exception as exc:  # noqa: BLE001 - any tracker failure is retried with backoff; the text says what happened
             self._outbox.mark_retry(row.id, redact(f"{row.operation}: {type(exc).__name__}: {exc}"))
             return 0
         self._outbox.mark_delivered(row.id, outcome.result, outcome.links or None)

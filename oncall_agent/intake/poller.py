@@ -67,7 +67,7 @@ class AlarmPoller:
         for region in self._regions:
             try:
                 self._poll_region(region, result)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - one broken region (or SDK error) must not stop the others
                 result.failed_regions.append(region)
                 log.warning("poll_region_failed", region=region, error=f"{type(exc).__name__}: {exc}")
         if result.stored:

@@ -40,6 +40,7 @@ class Limits:
     verify_timeout_seconds: float = 300
     verify_poll_seconds: float = 10
     action_ttl_minutes: float = 120
+    source_timeout_seconds: float = 20
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,8 @@ builders. A source that is not configured or fails becomes a `gap` item saying w
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime
 from typing import Any
 
@@ -112,9 +114,19 @@ SOURCES: dict[str, Callable[[Deps, CorrelationContext, str], list[Evidence]]] = 
 }
 
 
+# Sources run here, not on LangGraph's branch thread, so a branch can stop waiting at its budget. A source past its
+# budget keeps its worker until its own client timeouts end it; the pool is sized for that.
+_POOL = ThreadPoolExecutor(max_workers=32, thread_name_prefix="evidence-source")
+
+
 def gather_one(deps: Deps, name: str, scope: dict[str, Any]) -> list[Evidence]:
-    """Run one source; any failure is recorded as a gap, never raised (the investigation goes on)."""
+    """Run one source within its time budget; a failure or an overrun is recorded as a gap, never raised."""
+    budget = deps.limits.source_timeout_seconds
+    future = _POOL.submit(SOURCES[name], deps, context_from_scope(deps, scope), scope["region"])
     try:
-        return SOURCES[name](deps, context_from_scope(deps, scope), scope["region"])
-    except Exception as exc:
+        return future.result(timeout=budget)
+    except FutureTimeout:
+        future.cancel()
+        return [build.gap(name, f"not checked: still running after the {budget:g} s budget for one source")]
+    except Exception as exc:  # noqa: BLE001 - a broken source is evidence of a gap, not a failed investigation
         return [build.gap(name, f"{type(exc).__name__}: {str(exc)[:300]}")]

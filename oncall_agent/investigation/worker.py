@@ -44,7 +44,7 @@ class InvestigationWorker:
                 self._graph.invoke(Command(resume={"decided": True}), config)
             else:
                 self._graph.invoke(None, config)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - keep the claim: it expires after the lease, a natural back-off
             stop_renewing.set()
             log.error("investigation_failed", incident=claim.incident_id, error=f"{type(exc).__name__}: {exc}")
             return claim.incident_id

@@ -85,7 +85,7 @@ class WorldReactor(threading.Thread):
                     recover(self._scenario, self._client)
                     self.recovered.set()
                     return
-            except Exception:  # noqa: S112 - moto briefly unavailable: look again next tick
+            except Exception:  # noqa: BLE001, S112 - moto briefly unavailable: look again next tick
                 continue
 
     def stop(self) -> None:

@@ -109,7 +109,7 @@ class GroupCommitAppender:
         try:
             with translate_errors(f"append {len(batch)} event(s)"), self._gate.urgent(), self._writer.begin() as c:
                 results = append_batch(c, [event for event, _ in batch], self._now())
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - every waiting caller must learn that its batch failed
             for _, future in batch:
                 future.set_exception(exc)
             return

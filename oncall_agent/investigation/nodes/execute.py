@@ -50,7 +50,7 @@ def _run(deps: Deps, action: ProposedAction) -> dict[str, Any]:
         return {"id": action.id, "kind": action.kind, "status": "failed", "reason": str(exc)}
     try:
         result = executor.execute(stored, idempotency_key=action.id)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - a failed action is recorded and escalated, not retried blindly
         deps.actions.mark_failed(action.id, f"{type(exc).__name__}: {exc}")
         return {"id": action.id, "kind": action.kind, "status": "failed", "reason": str(exc)}
     deps.actions.mark_succeeded(action.id, result)

@@ -26,7 +26,7 @@ def make(deps: Deps) -> Any:
             try:
                 found = deps.alarms.snapshots(region, [first.alarm_name])
                 metric = found[0].metric.model_dump(mode="json") if found and found[0].metric else None
-            except Exception:
+            except Exception:  # noqa: BLE001 - without the metric the metrics source records a gap
                 metric = None
         onset = first.state_timestamp
         if incident.status is IncidentStatus.OPEN:  # replayed after a crash: already moved on
