@@ -15,7 +15,9 @@ from typing import Any
 
 from oncall_agent.adapters.aws.cloudtrail import CloudTrailChangeHistory, CloudTrailDeployHistory
 from oncall_agent.adapters.aws.cloudwatch import CloudWatchAlarmSource
+from oncall_agent.adapters.aws.codedeploy_actions import CodeDeployActionExecutor
 from oncall_agent.adapters.aws.ecs_actions import EcsActionExecutor
+from oncall_agent.adapters.aws.lambda_actions import LambdaActionExecutor
 from oncall_agent.adapters.aws.logs import LogsInsightsSearch
 from oncall_agent.adapters.aws.metrics import CloudWatchMetricReader
 from oncall_agent.adapters.github import GitHubTracker
@@ -25,7 +27,7 @@ from oncall_agent.coordination.relay import OutboxRelay
 from oncall_agent.investigation.deps import Deps, Limits
 from oncall_agent.investigation.graph import build_graph
 from oncall_agent.investigation.worker import InvestigationWorker
-from oncall_agent.ports import Clock, IncidentStore
+from oncall_agent.ports import ActionExecutor, Clock, IncidentStore
 from oncall_agent.response.approvals import ApprovalService
 from oncall_agent.response.policy import PolicyEngine
 from oncall_agent.response.runbooks import load_runbooks
@@ -86,6 +88,16 @@ def _sources(settings: Settings, client: Callable[[str], Callable[[str], Any]]) 
     }
 
 
+def _executors(settings: Settings, client: Callable[[str], Callable[[str], Any]]) -> dict[str, Any]:
+    region = settings.aws.regions[0]
+    executors: list[ActionExecutor] = [
+        EcsActionExecutor(client("ecs"), region),
+        LambdaActionExecutor(client("lambda"), region),
+        CodeDeployActionExecutor(client("codedeploy"), region),
+    ]
+    return {kind: executor for executor in executors for kind in executor.kinds()}
+
+
 def build_investigation(
     settings: Settings,
     store: IncidentStore,
@@ -127,11 +139,7 @@ def build_investigation(
         ),
         tickets=tickets,
         issues=issues,
-        executors={
-            kind: executor
-            for executor in [EcsActionExecutor(client("ecs"), settings.aws.regions[0])]
-            for kind in executor.kinds()
-        },
+        executors=_executors(settings, client),
         **_sources(settings, client),
     )
     checkpointer, close_checkpointer = open_checkpointer(settings.store.url)

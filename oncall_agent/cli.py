@@ -240,6 +240,28 @@ def demo(
         typer.echo(json.dumps(result))
 
 
+@app.command("eval")
+def eval_scenarios(
+    directory: Annotated[Path, typer.Argument(help="Folder of scenario files (SCENARIOS.md format).")],
+    json_file: Annotated[Path | None, typer.Option("--json", help="Also write the results as JSON to FILE.")] = None,
+    latency_ms: Annotated[int, typer.Option(min=0, help="Latency added to every stand-in and moto request.")] = 0,
+) -> None:
+    """Run the agent on every scenario in DIRECTORY and score it: a table, a summary, and optionally JSON."""
+    from oncall_agent.domain.errors import ScenarioError
+    from oncall_agent.eval.report import render, to_json
+    from oncall_agent.eval.runner import run_eval
+
+    configure_logging("WARNING", json_output=False)
+    try:
+        run = run_eval(directory, latency_ms=latency_ms, progress=lambda line: typer.echo(line, err=True))
+    except ScenarioError as exc:
+        raise _fail(str(exc), 2) from exc
+    typer.echo(render(run.results))
+    if json_file is not None:
+        meta = {"directory": str(directory), "latency_ms": run.latency_ms, "abstain_below": run.abstain_below}
+        json_file.write_text(json.dumps(to_json(run.results, meta), indent=2) + "\n")
+
+
 @sandbox_app.command("up")
 def sandbox_up(
     scenario: Annotated[Path, typer.Option("--scenario", "-s", help="Scenario file to seed.")],

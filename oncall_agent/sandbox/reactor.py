@@ -12,11 +12,12 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
-from oncall_agent.sandbox.scenario import EcsDeploy, LambdaDeploy, Scenario
+from oncall_agent.sandbox.reactor_codedeploy import codedeploy_culprit_is_running, culprit_codedeploy
+from oncall_agent.sandbox.scenario import CodeDeployDeploy, EcsDeploy, LambdaDeploy, Scenario
 from oncall_agent.sandbox.scenario_targets import ecs_target, lambda_alias
 
 
-def culprit_deploy(scenario: Scenario) -> EcsDeploy | LambdaDeploy | None:
+def culprit_deploy(scenario: Scenario) -> EcsDeploy | LambdaDeploy | CodeDeployDeploy | None:
     """The deploy the truth blames, if the truth is a deploy the sandbox can watch being undone."""
     if scenario.truth.category != "deploy" or not scenario.truth.culprit:
         return None
@@ -26,7 +27,7 @@ def culprit_deploy(scenario: Scenario) -> EcsDeploy | LambdaDeploy | None:
             return deploy
         if isinstance(deploy, LambdaDeploy) and f"{deploy.function}:{deploy.version}".lower() in names:
             return deploy
-    return None
+    return culprit_codedeploy(scenario)
 
 
 def _same_task_definition(running: str, culprit: str) -> bool:
@@ -34,7 +35,9 @@ def _same_task_definition(running: str, culprit: str) -> bool:
     return running == culprit or running.endswith(f"/{culprit}")
 
 
-def culprit_is_running(scenario: Scenario, deploy: EcsDeploy | LambdaDeploy, client: Any) -> bool:
+def culprit_is_running(scenario: Scenario, deploy: EcsDeploy | LambdaDeploy | CodeDeployDeploy, client: Any) -> bool:
+    if isinstance(deploy, CodeDeployDeploy):
+        return codedeploy_culprit_is_running(scenario, deploy, client)
     if isinstance(deploy, EcsDeploy):
         cluster, service = ecs_target(scenario, deploy.service)
         found = client("ecs").describe_services(cluster=cluster, services=[service])["services"]

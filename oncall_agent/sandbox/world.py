@@ -21,7 +21,7 @@ from moto.server import ThreadedMotoServer
 from pydantic import BaseModel
 
 from oncall_agent.domain.incident import Resolution
-from oncall_agent.sandbox import moto_percentiles
+from oncall_agent.sandbox import moto_latency, moto_percentiles
 from oncall_agent.sandbox.reactor import WorldReactor
 from oncall_agent.sandbox.scenario import Scenario, resolve_time
 from oncall_agent.sandbox.seed_aws import AwsClients, FiredAlarm, SeedSummary, fire_alarm, seed_aws
@@ -80,6 +80,7 @@ class SandboxWorld:
         self.faults = {name: FaultInjector() for name in ("github", "servicenow", "cloudtrail")}
         for injector in self.faults.values():
             injector.set_latency(latency_ms)
+        self.latency_ms = latency_ms
         self._moto: ThreadedMotoServer | None = None
         self._servers: list[BackgroundServer] = []
         self.endpoints: Endpoints | None = None
@@ -89,6 +90,7 @@ class SandboxWorld:
 
     def start(self, *, reset: bool = True) -> Endpoints:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        moto_latency.install(0)  # delays and logs each moto call (eval --latency-ms); no delay while seeding
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._moto.start()
         moto_percentiles.install()  # GetMetricData with p90/p95/p99: moto 5.2.5 answers 500 otherwise
@@ -138,6 +140,7 @@ class SandboxWorld:
         standins = seed_standins(
             self.scenario, moment, github=self.github, servicenow=self.servicenow, cloudtrail=self.cloudtrail
         )
+        moto_latency.set_latency(self.latency_ms)
         return aws, standins
 
     def seed_history(self, store: SqlIncidentStore) -> int:
@@ -222,6 +225,7 @@ class SandboxWorld:
         return app
 
     def stop(self) -> None:
+        moto_latency.set_latency(0)
         if self._reactor is not None:
             self._reactor.stop()
         for server in reversed(self._servers):

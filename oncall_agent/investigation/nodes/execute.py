@@ -39,7 +39,11 @@ def _run(deps: Deps, action: ProposedAction) -> dict[str, Any]:
     if executor is None:
         deps.actions.mark_failed(action.id, f"no executor for {action.kind}")
         return {"id": action.id, "kind": action.kind, "status": "failed", "reason": "no executor"}
-    plan = executor.plan(stored)
+    try:
+        plan = executor.plan(stored)
+    except Exception as exc:  # noqa: BLE001 - the dry run could not even read the target: fail, do not act
+        deps.actions.mark_failed(action.id, f"dry run: {type(exc).__name__}: {exc}")
+        return {"id": action.id, "kind": action.kind, "status": "failed", "reason": str(exc)}
     if not plan.feasible:
         deps.actions.mark_failed(action.id, f"dry run: {plan.summary}")
         return {"id": action.id, "kind": action.kind, "status": "failed", "reason": plan.summary}

@@ -1,0 +1,206 @@
+"""Scoring one scenario's outcome against its truth (SCENARIOS.md "Scoring"), the totals, and the output:
+the text table and summary for people and the JSON document for scripts.
+
+Decisions the spec leaves to the implementation, made here:
+
+- A hypothesis is *right* when its category is the true one and, if `truth.culprit` is given, its culprit names
+  it (`names_culprit`: equal to the culprit or an `accept` alias, case-insensitively, or a longer form ending
+  with one at an identifier boundary). When the truth is `unknown`, a hypothesis is right when it abstains:
+  its category is `unknown` or its confidence is below the abstention threshold.
+- No hypotheses at all is an abstention: right for an `unknown` truth, a miss otherwise (never confidently
+  wrong: nothing was asserted).
+- *Confidently wrong* is read literally: the first hypothesis is not right and its confidence is at or above
+  the threshold. For an `unknown` truth that is exactly "a non-`unknown` cause asserted with confidence >=
+  threshold". For a known truth, an `unknown` first hypothesis is wrong (top-1 fails), and it also counts as
+  confidently wrong when its confidence is at or above the threshold (it is then the agent's confident answer,
+  and it is not the cause); below the threshold it is an abstention: a miss, not confidently wrong.
+  `abstained` (extra) tells the two kinds of miss apart.
+- *Action*: "proposed actions" are the actions the agent stored for the incident (policy `auto` or `approval`;
+  policy-denied ones are never stored), in the planner's order. No proposed action satisfies an empty
+  `truth.actions` (nothing other than `escalate` was proposed) and fails a non-empty one.
+- A scenario that could not be run (seeding failed, the investigation never reported) scores False everywhere
+  and has `seconds` None; it still counts in `n`.
+- p50/p95 are nearest-rank percentiles of the scenarios' `seconds` (always an observed value).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from oncall_agent.domain.evidence import Category, Hypothesis
+from oncall_agent.eval.scoring import names_culprit
+from oncall_agent.sandbox.scenario import Truth
+
+ESCALATE = "escalate"
+SCORE_FIELDS = ("top1", "top3", "action", "confidently_wrong")
+
+
+@dataclass(frozen=True)
+class Score:
+    top1: bool
+    top3: bool
+    action: bool
+    confidently_wrong: bool
+    abstained: bool
+
+
+def abstains(hypothesis: Hypothesis, abstain_below: float) -> bool:
+    return hypothesis.category is Category.UNKNOWN or hypothesis.confidence < abstain_below
+
+
+def is_right(hypothesis: Hypothesis, truth: Truth, abstain_below: float) -> bool:
+    """Does this one hypothesis match the truth (SCENARIOS.md top-1 rule)?"""
+    if truth.category == Category.UNKNOWN.value:
+        return abstains(hypothesis, abstain_below)
+    if hypothesis.category != truth.category:
+        return False
+    if truth.culprit:
+        return names_culprit(hypothesis.culprit, truth.culprit, truth.accept)
+    return True
+
+
+def action_ok(kinds: Sequence[str], truth: Truth) -> bool:
+    """The first proposed action is an accepted one (or, with no accepted ones, nothing but `escalate` is
+    proposed), and nothing forbidden is proposed."""
+    # With no accepted actions, nothing but `escalate` may be proposed.
+    first_ok = (bool(kinds) and kinds[0] in truth.actions) if truth.actions else all(k == ESCALATE for k in kinds)
+    return first_ok and not any(kind in truth.forbid for kind in kinds)
+
+
+def score(hypotheses: Sequence[Hypothesis], action_kinds: Sequence[str], truth: Truth, abstain_below: float) -> Score:
+    """Score ranked hypotheses and the proposed action kinds (in order) against the truth."""
+    kinds = list(action_kinds)
+    if not hypotheses:
+        unknown = truth.category == Category.UNKNOWN.value
+        return Score(unknown, unknown, action_ok(kinds, truth), False, True)
+    first = hypotheses[0]
+    top1 = is_right(first, truth, abstain_below)
+    return Score(
+        top1=top1,
+        top3=any(is_right(h, truth, abstain_below) for h in hypotheses[:3]),
+        action=action_ok(kinds, truth),
+        confidently_wrong=not top1 and first.confidence >= abstain_below,
+        abstained=abstains(first, abstain_below),
+    )
+
+
+@dataclass(frozen=True)
+class ScenarioResult:
+    """One row of the report. `category` is the true category; `extra` carries what is not in the contract."""
+
+    id: str
+    category: str
+    top1: bool
+    top3: bool
+    action: bool
+    confidently_wrong: bool
+    seconds: float | None
+    api_calls: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "category": self.category,
+            "top1": self.top1,
+            "top3": self.top3,
+            "action": self.action,
+            "confidently_wrong": self.confidently_wrong,
+            "seconds": self.seconds,
+            "api_calls": self.api_calls,
+        }
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """Nearest-rank percentile (q in 0..100); None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(q / 100 * len(ordered))) - 1]
+
+
+def _rate(results: Sequence[ScenarioResult], name: str) -> float:
+    return round(sum(bool(getattr(r, name)) for r in results) / len(results), 4) if results else 0.0
+
+
+def totals(results: Sequence[ScenarioResult]) -> dict[str, Any]:
+    seconds = [r.seconds for r in results if r.seconds is not None]
+    p50, p95 = percentile(seconds, 50), percentile(seconds, 95)
+    return {
+        "n": len(results),
+        **{name: _rate(results, name) for name in SCORE_FIELDS},
+        "p50_seconds": None if p50 is None else round(p50, 3),
+        "p95_seconds": None if p95 is None else round(p95, 3),
+    }
+
+
+def by_category(results: Sequence[ScenarioResult]) -> dict[str, dict[str, Any]]:
+    groups: dict[str, list[ScenarioResult]] = {}
+    for result in results:
+        groups.setdefault(result.category, []).append(result)
+    return {
+        category: {"n": len(rows), **{name: _rate(rows, name) for name in ("top1", "top3", "action")}}
+        for category, rows in sorted(groups.items())
+    }
+
+
+def to_json(results: Sequence[ScenarioResult], meta: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The `--json` document: `scenarios` (contract fields + `extra`), `totals`, `by_category`, `meta`."""
+    return {
+        "scenarios": [{**r.row(), "extra": r.extra} for r in results],
+        "totals": totals(results),
+        "by_category": by_category(results),
+        "meta": meta or {},
+    }
+
+
+def _yes(value: bool) -> str:
+    return "yes" if value else "no"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    return lines
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def render(results: Sequence[ScenarioResult]) -> str:
+    """The text report: one row per scenario, the summary, the per-category table."""
+    header = ["id", "category", "top1", "top3", "action", "confidently_wrong", "seconds", "api_calls"]
+    rows = [
+        [
+            r.id,
+            r.category,
+            _yes(r.top1),
+            _yes(r.top3),
+            _yes(r.action),
+            _yes(r.confidently_wrong),
+            _seconds(r.seconds),
+            str(r.api_calls),
+        ]
+        for r in results
+    ]
+    summary = totals(results)
+    lines = _table(header, rows)
+    lines.append("")
+    lines.append(
+        f"n={summary['n']}  top1={summary['top1']:.2f}  top3={summary['top3']:.2f}  action={summary['action']:.2f}  "
+        f"confidently_wrong={summary['confidently_wrong']:.2f}  p50_seconds={_seconds(summary['p50_seconds'])}  "
+        f"p95_seconds={_seconds(summary['p95_seconds'])}"
+    )
+    lines.append("")
+    cat_rows = [
+        [category, str(v["n"]), f"{v['top1']:.2f}", f"{v['top3']:.2f}", f"{v['action']:.2f}"]
+        for category, v in by_category(results).items()
+    ]
+    lines += _table(["category", "n", "top1", "top3", "action"], cat_rows)
+    return "\n".join(lines)
