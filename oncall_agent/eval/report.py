@@ -147,12 +147,25 @@ def by_category(results: Sequence[ScenarioResult]) -> dict[str, dict[str, Any]]:
     }
 
 
+def parallelism(results: Sequence[ScenarioResult]) -> dict[str, Any]:
+    """Median investigation time against the median slowest single source: sources run in parallel when the
+    ratio stays well under the number of sources (2 is the target with injected latency)."""
+    slowest = [r.extra.get("timing", {}).get("slowest_source_seconds") for r in results]
+    slowest_known = [s for s in slowest if s is not None]
+    p50 = percentile([r.seconds for r in results if r.seconds is not None], 50)
+    p50_slowest = percentile(slowest_known, 50)
+    ratio = round(p50 / p50_slowest, 2) if p50 is not None and p50_slowest else None
+    return {"p50_seconds": p50, "p50_slowest_source_seconds": p50_slowest, "ratio": ratio}
+
+
 def to_json(results: Sequence[ScenarioResult], meta: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The `--json` document: `scenarios` (contract fields + `extra`), `totals`, `by_category`, `meta`."""
+    """The `--json` document: `scenarios` (contract fields + `extra`), `totals`, `by_category`, `parallelism`,
+    `meta`."""
     return {
         "scenarios": [{**r.row(), "extra": r.extra} for r in results],
         "totals": totals(results),
         "by_category": by_category(results),
+        "parallelism": parallelism(results),
         "meta": meta or {},
     }
 
@@ -196,6 +209,11 @@ def render(results: Sequence[ScenarioResult]) -> str:
         f"n={summary['n']}  top1={summary['top1']:.2f}  top3={summary['top3']:.2f}  action={summary['action']:.2f}  "
         f"confidently_wrong={summary['confidently_wrong']:.2f}  p50_seconds={_seconds(summary['p50_seconds'])}  "
         f"p95_seconds={_seconds(summary['p95_seconds'])}"
+    )
+    spread = parallelism(results)
+    lines.append(
+        f"median investigation {_seconds(spread['p50_seconds'])} s vs median slowest single source "
+        f"{_seconds(spread['p50_slowest_source_seconds'])} s (ratio {spread['ratio']})"
     )
     lines.append("")
     cat_rows = [

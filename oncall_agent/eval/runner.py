@@ -16,7 +16,8 @@ Measurements, both from the agent's own records (not the wall time of the world 
 - `extra.timing`: scope time (creation to "investigation started"), gather-to-report time, and for each backend
   (`aws:<service>`, `github`, `servicenow`, `cloudtrail`) when its last call of the investigation ended (moto)
   or started (stand-ins: their log has no end time), counted from "investigation started". The slowest backend
-  approximates the slowest gather branch; exact per-source times need the gather node to record them.
+  approximates the slowest gather branch; `source_seconds` holds each gather branch's exact wall time as the
+  graph recorded it (`slowest_source`, `slowest_source_seconds`).
 
 `latency_ms` adds that many milliseconds to every stand-in request (`FaultInjector.set_latency`) and to every
 moto request (`moto_latency.set_latency`), from just before the alarm fires (seeding stays fast).
@@ -74,6 +75,7 @@ class Observation:
     started_at: datetime | None  # the "investigation started" status change
     reported_at: datetime | None  # when the hypotheses were stored
     calls: list[ApiCall]
+    source_seconds: dict[str, float]  # each gather branch's wall time, as the graph recorded it
 
 
 @dataclass(frozen=True)
@@ -199,6 +201,7 @@ def _wait_for_report(world: SandboxWorld, daemon: Daemon, timeout: float) -> Obs
         started_at=_at(started) if started else None,
         reported_at=reported_at,
         calls=_calls(world, opened_at.timestamp(), until),
+        source_seconds=dict((reported or {}).get("data", {}).get("source_seconds", {})),
     )
 
 
@@ -289,7 +292,12 @@ def _timing(seen: Observation, latency_ms: int) -> dict[str, Any]:
         done = call.ended if call.ended is not None else call.started + latency_ms / 1000
         finish[call.backend] = max(finish.get(call.backend, 0.0), done - start)
     slowest = max(finish, key=lambda k: finish[k]) if finish else None
+    sources = seen.source_seconds
+    slowest_source = max(sources, key=lambda k: sources[k]) if sources else None
     return {
+        "source_seconds": sources,
+        "slowest_source": slowest_source,
+        "slowest_source_seconds": sources[slowest_source] if slowest_source else None,
         "scope_seconds": round(start - seen.opened_at.timestamp(), 3),
         "gather_to_report_seconds": round(end - start, 3),
         "backend_finish_seconds": {k: round(v, 3) for k, v in sorted(finish.items())},

@@ -9,11 +9,16 @@ import operator
 from typing import Annotated, Any, TypedDict
 
 
+def merge(left: dict[str, float] | None, right: dict[str, float] | None) -> dict[str, float]:
+    return {**(left or {}), **(right or {})}
+
+
 class InvestigationState(TypedDict, total=False):
     incident_id: str
     scope: dict[str, Any]
     source: str  # set only in a gather branch's input (Send)
     evidence: Annotated[list[dict[str, Any]], operator.add]
+    source_seconds: Annotated[dict[str, float], merge]  # wall time of each gather branch
     hypotheses: list[dict[str, Any]]
     actions: list[dict[str, Any]]
     executed: list[dict[str, Any]]

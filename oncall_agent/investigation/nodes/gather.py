@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from langgraph.types import Send
@@ -17,7 +18,11 @@ def fan_out(state: InvestigationState) -> list[Send]:
 
 def make(deps: Deps) -> Any:
     def gather(branch: InvestigationState) -> dict[str, Any]:
+        started = time.perf_counter()
         found = gather_one(deps, branch["source"], branch["scope"])
-        return {"evidence": [item.model_dump(mode="json") for item in found]}
+        return {
+            "evidence": [item.model_dump(mode="json") for item in found],
+            "source_seconds": {branch["source"]: round(time.perf_counter() - started, 3)},
+        }
 
     return gather

@@ -40,7 +40,11 @@ def make(deps: Deps) -> Any:
             ranked=hypotheses,
             status=IncidentStatus.AWAITING_APPROVAL if waiting else None,
             note="waiting for approval" if waiting else "",
-            timeline=("hypotheses", f"top hypothesis: {headline}", {"count": len(hypotheses)}),
+            timeline=(
+                "hypotheses",
+                f"top hypothesis: {headline}",
+                {"count": len(hypotheses), "source_seconds": state.get("source_seconds", {})},
+            ),
             outbox=deps.messenger.opened(view(state)),
         )
         return {}
