@@ -48,7 +48,9 @@ def write(tmp_path: Path, text: str, name: str = "rb.md") -> Path:
 
 def test_shipped_runbooks_load() -> None:
     runbooks = {rb.id: rb for rb in load_runbooks(RUNBOOKS)}
-    assert set(runbooks) == {"ecs-bad-deploy", "escalate"}
+    assert {"ecs-bad-deploy", "lambda-bad-deploy", "codedeploy-bad-deploy", "escalate"} <= set(runbooks)
+    assert [a.kind for a in runbooks["lambda-bad-deploy"].actions] == ["lambda.rollback"]
+    assert [a.kind for a in runbooks["codedeploy-bad-deploy"].actions] == ["codedeploy.rollback"]
     assert [a.kind for a in runbooks["ecs-bad-deploy"].actions] == ["ecs.rollback"]
     assert runbooks["ecs-bad-deploy"].body.startswith("# Roll back")
     assert runbooks["escalate"].actions[0].risk == "low"
@@ -62,7 +64,11 @@ def test_ecs_bad_deploy_matches_a_deploy_on_an_ecs_service_only() -> None:
     runbooks = load_runbooks(RUNBOOKS)
     ids = [rb.id for rb in match(runbooks, hypothesis(), ECS, "checkout-alb-5xx", "AWS/ApplicationELB", ECS_DEPLOY)]
     assert ids == ["ecs-bad-deploy", "escalate"]
-    assert [rb.id for rb in match(runbooks, hypothesis(), LAMBDA, "x", None, {"kind": "lambda"})] == ["escalate"]
+    lambda_deploy = {"kind": "lambda", "identifier": "pricing-fn:17", "previous": "16"}
+    assert [rb.id for rb in match(runbooks, hypothesis(), LAMBDA, "x", None, lambda_deploy)] == [
+        "escalate",
+        "lambda-bad-deploy",
+    ]
     commit = {"kind": "github_commit", "identifier": "4c9e2b7", "previous": "9e0a1b2"}
     assert [rb.id for rb in match(runbooks, hypothesis(), ECS, "x", None, commit)] == ["escalate"]
     assert [rb.id for rb in match(runbooks, hypothesis(), ECS, "x", None, None)] == ["escalate"]

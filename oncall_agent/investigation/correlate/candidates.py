@@ -82,7 +82,9 @@ def read_facts(evidence: list[Evidence], ctx: CorrelationContext) -> Facts:
 
 
 def _is_commit(item: Evidence) -> bool:
-    return item.details.get("kind") == DeployKind.GITHUB_COMMIT.value
+    # A commit or a GitHub deployment names a revision, not a running change: it supports the deploy that
+    # shipped it (by image tag / sha) and is never a candidate of its own.
+    return item.details.get("kind") in (DeployKind.GITHUB_COMMIT.value, DeployKind.GITHUB_DEPLOYMENT.value)
 
 
 def _deploy_candidate(item: Evidence, facts: Facts) -> Candidate:
