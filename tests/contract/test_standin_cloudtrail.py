@@ -164,7 +164,8 @@ def test_unknown_operation(world: World) -> None:
 
 
 def test_delivery_lag_hides_recent_events() -> None:
-    state, faults = CloudTrailState(delivery_lag_s=600), FaultInjector()
+    # The stand-in's clock is the test's: NOW is fixed at import, and a long suite must not age the events.
+    state, faults = CloudTrailState(clock=lambda: NOW, delivery_lag_s=600), FaultInjector()
     seed(state)
     with BackgroundServer(create_cloudtrail_app(state, faults)) as server:
         client = World(state, faults, server.base_url).client()
