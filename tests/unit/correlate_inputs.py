@@ -6,7 +6,8 @@ commits and CloudTrail changes follow trail_events.py (an ECS deploy's identifie
 alarms, tickets and past incidents come from `other_alarms`, `tickets` and `history`.
 
 `realistic=True` applies the sources' filters (this service's deploys and repository commits only, records
-in the lookback window); `realistic=False` hands over every record the scenario has, distractors included.
+in the lookback window, change requests on the service's CI, issues of its repository naming the alarm);
+`realistic=False` hands over every record the scenario has, distractors included.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from oncall_agent.domain.alarm import AlarmState, MetricSpec
+from oncall_agent.domain.catalog import Service
 from oncall_agent.domain.evidence import Category, Evidence
 from oncall_agent.domain.incident import Incident, IncidentStatus, Resolution
 from oncall_agent.domain.records import (
@@ -245,6 +247,18 @@ def log_sample(scenario: Scenario, now: datetime, start: datetime, limit: int) -
     return LogSample(records=records[-limit:], truncated=len(records) > limit)
 
 
+def _fetched(ticket: TicketRecord, service: Service, alarm_name: str, start: datetime, end: datetime) -> bool:
+    """What the ticket sources ask for: change requests on the service's CI whose window overlaps the lookback
+    (or that start or were opened in it), and issues of the service's repository that mention the alarm."""
+    if ticket.system == "github":
+        return ticket.ci == service.repo and alarm_name.lower() in ticket.title.lower()
+    if ticket.kind != "change_request" or ticket.ci != service.servicenow_ci:
+        return False
+    if ticket.start and ticket.end and ticket.start <= end and ticket.end >= start:
+        return True
+    return any(moment and start <= moment <= end for moment in (ticket.start, ticket.opened))
+
+
 def scenario_inputs(scenario_id: str, *, realistic: bool = True, now: datetime = NOW, log_limit: int = 5000) -> Inputs:
     scenario = load_scenario(SCENARIOS / f"{scenario_id}.yaml")
     alarm = scenario.incident_alarm
@@ -256,9 +270,11 @@ def scenario_inputs(scenario_id: str, *, realistic: bool = True, now: datetime =
     ctx = CorrelationContext(service, list(scenario.services), alarm.name, metric, onset, start, now)
     points = [(at, value) for at, value in alarm_points(scenario, alarm, now) if start <= at <= now]
     deploys, changes = deploy_records(scenario, now), change_records(scenario, now)
+    tickets = ticket_records(scenario, now)
     if realistic:
         deploys = [d for d in deploys if start <= d.at <= now and d.service == service.name]
         changes = [c for c in changes if start <= c.at <= now]
+        tickets = [t for t in tickets if _fetched(t, service, alarm.name, start, now)]
     return Inputs(
         scenario=scenario,
         ctx=ctx,
@@ -267,6 +283,6 @@ def scenario_inputs(scenario_id: str, *, realistic: bool = True, now: datetime =
         deploys=deploys,
         changes=changes,
         alarms=alarm_snapshots(scenario, now),
-        tickets=ticket_records(scenario, now),
+        tickets=tickets,
         incidents=past_incidents(scenario, now),
     )

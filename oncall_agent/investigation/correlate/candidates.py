@@ -1,11 +1,17 @@
 """Candidate causes, read from the evidence: each deploy of the service (culprit: its identifier), each
-configuration change (culprit: the CloudTrail event id) and each upstream dependency in ALARM (culprit: the
-service name). Also the facts every candidate is scored against (the metric shift, the log signatures).
+configuration change (culprit: the CloudTrail event id), each credential rotation or revocation (a secret
+value, an access key, a certificate: culprit the credential's id) and each upstream dependency in ALARM
+(culprit: the service name). Also the facts every candidate is scored against (the metric shift, the log
+signatures). Causes without a change of ours (load, exhaustion, expiry, infrastructure) are in `causes`.
 
 CloudTrail also records deploys (RegisterTaskDefinition, UpdateService, UpdateAlias): a change event that a
 deploy record already covers is folded into that deploy, a deploy-shaped event of this service with no deploy
 record becomes a deploy candidate itself, and one of another service is not a candidate (another service's
 deploy is not blamed for this service's alarm).
+
+An upstream alarm on a saturation metric (connections, storage, memory) of a resource that is not a service of
+the catalog (a database, a cache) says the resource ran out, not that a service failed: it is evidence for
+resource exhaustion, not a dependency candidate.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from datetime import datetime
 from oncall_agent.domain.evidence import Category, Evidence, EvidenceKind
 from oncall_agent.domain.records import DeployKind
 from oncall_agent.domain.time import as_utc
-from oncall_agent.investigation.correlate import relations
+from oncall_agent.investigation.correlate import relations, symptoms
 from oncall_agent.investigation.correlate.context import CorrelationContext
 
 
@@ -90,7 +96,7 @@ def _is_commit(item: Evidence) -> bool:
 def _deploy_candidate(item: Evidence, facts: Facts) -> Candidate:
     identifier = str(item.details.get("identifier") or item.entity)
     values = [identifier, *relations.flatten(item.details.get("details") or {})]
-    tokens = relations.identifier_tokens(values) | {identifier}
+    tokens = _about_the_change(relations.identifier_tokens(values), facts.ctx) | {identifier}
     ids = [item.id]
     # A commit whose sha the deploy names (an image tag is a short sha) is the same change: cite it too.
     for commit in facts.deploys:
@@ -101,8 +107,20 @@ def _deploy_candidate(item: Evidence, facts: Facts) -> Candidate:
     return Candidate(Category.DEPLOY, identifier, item.at, ids, f"{kind} deploy {identifier}", frozenset(tokens), 1.0)
 
 
+def _about_the_change(tokens: set[str], ctx: CorrelationContext) -> set[str]:
+    """Identifier tokens without the service's own names (its ECS service and cluster, its function, its
+    repository): a service's logs name the service all the time, which says nothing about a change of it."""
+    own = relations.service_names(ctx.service) | {ctx.service.repo or ""}
+    if ctx.service.ecs:
+        own.add(ctx.service.ecs.cluster)
+    lowered = {name.lower() for name in own if name}
+    return {token for token in tokens if token.lower() not in lowered}
+
+
 def _deploy_shaped(item: Evidence, ctx: CorrelationContext) -> tuple[str, bool] | None:
-    """(identifier, of this service) for an UpdateService with a task definition or a Lambda UpdateAlias."""
+    """(identifier, of this service) for an UpdateService with a task definition, a Lambda UpdateAlias or a
+    CodeDeploy CreateDeployment (identified by its `application/group`: the deployment id is in the response,
+    which change records do not carry)."""
     params = item.details.get("parameters") or {}
     name = str(item.details.get("name") or "")
     if name == "UpdateService" and params.get("taskDefinition"):
@@ -113,6 +131,10 @@ def _deploy_shaped(item: Evidence, ctx: CorrelationContext) -> tuple[str, bool] 
         function = str(params["functionName"]).split(":")[-1]
         ours = ctx.service.lambda_ is not None and function == ctx.service.lambda_.function
         return f"{function}:{params['functionVersion']}", ours
+    if name == "CreateDeployment" and params.get("applicationName") and params.get("deploymentGroupName"):
+        group = ctx.service.codedeploy
+        target = (str(params["applicationName"]), str(params["deploymentGroupName"]))
+        return "/".join(target), group is not None and target == (group.application, group.group)
     return None
 
 
@@ -121,16 +143,23 @@ def _change_text(item: Evidence) -> list[str]:
 
 
 def _on_service(texts: list[str], ctx: CorrelationContext) -> float:
+    """1 for a change naming this service, 0.5 for one naming an upstream dependency or only the distinctive
+    part of this service's name (`prod/invoicing/db-app` for `invoicing-api`: resources are named after the
+    system more often than after the exact service), else 0."""
     if relations.mentions(texts, relations.service_names(ctx.service)):
         return 1.0
     upstream: set[str] = set()
     for name in ctx.service.depends_on:
         entry = ctx.catalog_entry(name)
         upstream |= relations.service_names(entry) if entry else {name}
-    return 0.5 if relations.mentions(texts, upstream) else 0.0
+    if relations.mentions(texts, upstream | relations.name_parts(ctx.service)):
+        return 0.5
+    return 0.0
 
 
-def _change_candidates(facts: Facts, record_ids: set[str], record_events: set[str]) -> list[Candidate]:
+def _change_candidates(
+    facts: Facts, record_ids: set[str], record_events: set[str], record_targets: set[str]
+) -> list[Candidate]:
     shapes = {item.id: _deploy_shaped(item, facts.ctx) for item in facts.changes}
     deploy_ids = record_ids | {shape[0] for shape in shapes.values() if shape is not None}
     found = []
@@ -140,30 +169,54 @@ def _change_candidates(facts: Facts, record_ids: set[str], record_events: set[st
             continue  # the event a deploy record was read from
         if shaped is not None:
             # Another service's deploy is not blamed; one a deploy record covers is that record's candidate.
-            if shaped[1] and not relations.mentions([shaped[0]], record_ids):
+            covered = relations.mentions([shaped[0]], record_ids) or shaped[0] in record_targets
+            if shaped[1] and not covered:
                 label = f"deploy {shaped[0]} (from CloudTrail {item.details.get('name')})"
-                tokens = frozenset(relations.identifier_tokens(texts)) | {shaped[0]}
+                tokens = frozenset(_about_the_change(relations.identifier_tokens(texts), facts.ctx)) | {shaped[0]}
                 found.append(Candidate(Category.DEPLOY, shaped[0], item.at, [item.id], label, tokens, 1.0))
             continue
         if relations.mentions(texts, deploy_ids):
             continue  # part of a deploy, e.g. the RegisterTaskDefinition before an UpdateService
+        on_service = _on_service(texts, facts.ctx)
+        if is_credential_change(item):
+            culprit = credential_id(item)
+            label = f"credential change {item.details.get('name')} of {culprit}"
+            tokens = frozenset(_about_the_change(relations.identifier_tokens(texts), facts.ctx)) | {culprit}
+            found.append(Candidate(Category.CREDENTIAL_EXPIRY, culprit, item.at, [item.id], label, tokens, on_service))
+            continue
         resources = ", ".join(map(str, item.details.get("resources") or [])) or "(no resource)"
         label = f"{item.details.get('name')} on {resources}"
-        tokens = frozenset(relations.identifier_tokens(texts))
-        on_service = _on_service(texts, facts.ctx)
+        tokens = frozenset(_about_the_change(relations.identifier_tokens(texts), facts.ctx))
         found.append(Candidate(Category.CONFIG_CHANGE, item.entity, item.at, [item.id], label, tokens, on_service))
     return found
 
 
+def is_credential_change(item: Evidence) -> bool:
+    d = item.details
+    return symptoms.is_credential_event(str(d.get("source", "")), str(d.get("name", "")), d.get("parameters") or {})
+
+
+def credential_id(item: Evidence) -> str:
+    """The credential a rotation or revocation changed: its id in the request (secret, access key, certificate,
+    database), else the event's first resource, else the event id."""
+    params = item.details.get("parameters") or {}
+    for key in symptoms.CREDENTIAL_ID_PARAMETERS:
+        if isinstance(params.get(key), str) and params[key]:
+            return str(params[key])
+    resources = item.details.get("resources") or []
+    return str(resources[0]) if resources else item.entity
+
+
 def change_candidates(facts: Facts) -> list[Candidate]:
-    """Deploys of this service and configuration changes, oldest first."""
+    """Deploys of this service, configuration changes and credential changes, oldest first."""
     service = facts.ctx.service
     own = [d for d in facts.deploys if not _is_commit(d) and relations.deploy_is_of(d.details, service)]
     every_deploy = [d for d in facts.deploys if not _is_commit(d)]
     record_ids = {str(d.details.get("identifier")) for d in every_deploy if d.details.get("identifier")}
     record_events = {str(d.details.get("source_event_id")) for d in every_deploy if d.details.get("source_event_id")}
     found = [_deploy_candidate(item, facts) for item in own]
-    found += _change_candidates(facts, record_ids, record_events)
+    record_targets = {str(d.details.get("target")) for d in every_deploy if d.details.get("target")}
+    found += _change_candidates(facts, record_ids, record_events, record_targets)
     found.sort(key=lambda c: (as_utc(c.at) if c.at else facts.reference, c.culprit))
     # Two sources may report the same deploy (an ECS record and a GitHub deployment): one candidate, both cited.
     unique: dict[tuple[Category, str], Candidate] = {}
@@ -185,11 +238,25 @@ def _chronic(alarm: Evidence) -> bool:
     return float(alarm.details.get("minutes_before_onset") or 0.0) > CHRONIC_ALARM_MINUTES
 
 
+def alarm_metric_class(item: Evidence) -> str | None:
+    metric = item.details.get("metric") or {}
+    return symptoms.metric_class(str(metric.get("namespace", "")), str(metric.get("name", "")))
+
+
+def resource_strain(item: Evidence, ctx: CorrelationContext) -> bool:
+    """An upstream alarm on a saturation metric of something that is not a catalog service (a database, a
+    cache, a NAT gateway): that resource is running out (see the module docstring)."""
+    service = item.details.get("service")
+    return alarm_metric_class(item) == symptoms.SATURATION and (not service or ctx.catalog_entry(str(service)) is None)
+
+
 def dependency_candidates(facts: Facts) -> list[Candidate]:
     """Upstream dependencies with at least one alarm in ALARM, by name."""
     by_service: dict[str, list[Evidence]] = {}
     for item in facts.alarms:
         if item.details.get("relation") == relations.UPSTREAM and item.details.get("service"):
+            if resource_strain(item, facts.ctx):
+                continue
             by_service.setdefault(str(item.details["service"]), []).append(item)
     found = []
     for name, alarms in sorted(by_service.items()):

@@ -140,3 +140,17 @@ def detect_shift(
         magnitude=round(after - before_centre, 6),
         score=round(min(score, 1e6), 2),
     )
+
+
+def rise_minutes(points: list[tuple[datetime, float]], shift: Shift, share: float = 0.9) -> float:
+    """How long the shift took to reach `share` of its size, in minutes from its onset: about 0 for a step (an
+    expiry, a cut-off), tens of minutes or hours for a ramp (a leak, a filling disk, growing load). Two points
+    in a row must reach the level, so one noisy point does not end a ramp early."""
+    target = shift.before + share * shift.magnitude
+    sign = 1 if shift.magnitude >= 0 else -1
+    after = [(at, value) for at, value in sorted(points, key=lambda point: point[0]) if at >= shift.onset]
+    for index, (at, value) in enumerate(after):
+        following = after[index + 1][1] if index + 1 < len(after) else value
+        if sign * (value - target) >= 0 and sign * (following - target) >= 0:
+            return round((at - shift.onset).total_seconds() / 60, 2)
+    return round((after[-1][0] - shift.onset).total_seconds() / 60, 2) if after else 0.0

@@ -86,14 +86,17 @@ def change_evidence(records: list[ChangeRecord], ctx: CorrelationContext) -> lis
 
 
 def related_alarm_evidence(snapshots: list[AlarmSnapshot], ctx: CorrelationContext) -> list[Evidence]:
-    """Alarms in ALARM on this service, its upstream dependencies or its dependents (not the incident's own
-    alarm), with `since` relative to the onset: an upstream alarm that started first points at it."""
+    """Alarms in ALARM on this service, its upstream dependencies or its dependents, and alarms of no service
+    on this service's resources (relation `resource`), not the incident's own alarm, with `since` relative to
+    the onset: an upstream alarm that started first points at it."""
     items = []
     for snapshot in sorted(snapshots, key=lambda s: (as_utc(s.since), s.name)):
         if snapshot.state.value != "ALARM" or snapshot.name == ctx.alarm_name:
             continue
         service = relations.alarm_service(snapshot, ctx)
         relation = relations.relation(ctx, service)
+        if relation == relations.OTHER and service is None and relations.on_our_resources(snapshot, ctx):
+            relation = relations.RESOURCE
         if relation == relations.OTHER:
             continue
         minutes = ctx.minutes_before_onset(snapshot.since)
@@ -109,7 +112,8 @@ def related_alarm_evidence(snapshots: list[AlarmSnapshot], ctx: CorrelationConte
             "tags": snapshot.tags,
         }
         order = "before" if minutes >= 0 else "after"
-        summary = f"{relation} alarm {snapshot.name} ({service}) in ALARM since {abs(minutes):g} min {order} the alarm"
+        about = service or "our resources"
+        summary = f"{relation} alarm {snapshot.name} ({about}) in ALARM since {abs(minutes):g} min {order} the alarm"
         items.append(
             Evidence(
                 kind=EvidenceKind.RELATED_ALARM,

@@ -138,7 +138,7 @@ def _past_match(category: Category, culprit: str, facts: Facts) -> tuple[float, 
     return best, ids
 
 
-def _past_features(cand: Candidate, facts: Facts, scored: Scored) -> None:
+def past_features(cand: Candidate, facts: Facts, scored: Scored) -> None:
     past, past_ids = _past_match(cand.category, cand.culprit, facts)
     scored.features["past_incident_match"] = past
     scored.evidence_for += past_ids
@@ -215,7 +215,7 @@ def change_features(cand: Candidate, facts: Facts, others: list[Candidate], upst
     if later:
         scored.notes["superseded"] = f"a later change ({later[-1].label}) came closer to the shift"
     scored.evidence_against += [o.evidence_ids[0] for o in later]
-    _past_features(cand, facts, scored)
+    past_features(cand, facts, scored)
     relation = relations.SELF if cand.on_service >= 1.0 else relations.UPSTREAM
     _ticket_features(_ticket_open(facts, relation, at) if cand.on_service > 0 else [], scored)
     return scored
@@ -247,7 +247,7 @@ def dependency_features(cand: Candidate, facts: Facts) -> Scored:
     chronic = [e for e in facts.chronic if relations.mentions(_texts(e), names, right_edge=False)]
     scored.features["chronic_mention"] = 1.0 if chronic and not hits else 0.0
     scored.evidence_against += [e.id for e in chronic]
-    _past_features(cand, facts, scored)
+    past_features(cand, facts, scored)
     cis = {ci for ci in (entry.servicenow_ci, entry.repo) if ci} if entry else {cand.culprit}
     tickets = _ticket_open(facts, relations.UPSTREAM, as_utc(facts.ctx.onset), cis)
     _ticket_features(tickets, scored)

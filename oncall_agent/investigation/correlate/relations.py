@@ -15,6 +15,10 @@ from oncall_agent.domain.records import AlarmSnapshot
 from oncall_agent.investigation.correlate.context import CorrelationContext
 
 SELF, UPSTREAM, DOWNSTREAM, OTHER = "self", "upstream", "downstream", "other"
+RESOURCE = "resource"
+"""An alarm of no service that watches resources of this one (its load balancer and target group, its ECS
+cluster): an availability-zone health alarm on the shared load balancer, a cluster capacity alarm."""
+_LOCATION_DIMENSIONS = frozenset({"AvailabilityZone", "AvailabilityZoneId"})
 
 
 def service_names(service: Service) -> set[str]:
@@ -27,6 +31,38 @@ def service_names(service: Service) -> set[str]:
     if service.codedeploy:
         names.add(service.codedeploy.group)
     return names
+
+
+_GENERIC_PARTS = frozenset(
+    {
+        "service",
+        "server",
+        "backend",
+        "frontend",
+        "worker",
+        "workers",
+        "prod",
+        "production",
+        "staging",
+        "internal",
+        "public",
+        "private",
+        "cluster",
+        "lambda",
+        "function",
+        "handler",
+        "daemon",
+        "consumer",
+        "producer",
+    }
+)
+
+
+def name_parts(service: Service) -> set[str]:
+    """The distinctive parts of a service's names (`invoicing` of `invoicing-api`): five characters or more and
+    not a generic word (`service`, `worker`, `prod`...)."""
+    parts = {part for name in service_names(service) for part in re.split(r"[-_./:]", name)}
+    return {part for part in parts if len(part) >= 5 and part.lower() not in _GENERIC_PARTS}
 
 
 def relation(ctx: CorrelationContext, name: str | None) -> str:
@@ -54,6 +90,19 @@ def alarm_service(snapshot: AlarmSnapshot, ctx: CorrelationContext) -> str | Non
     known = {entry.name for entry in ctx.catalog} | set(ctx.service.depends_on)
     prefixed = [name for name in known if snapshot.name.startswith(f"{name}-")]
     return max(prefixed, key=len) if prefixed else None
+
+
+def on_our_resources(snapshot: AlarmSnapshot, ctx: CorrelationContext) -> bool:
+    """Whether an alarm watches only resources of this service: every resource dimension value (locations
+    aside) is one of the incident alarm's dimension values or a name of the service (its ECS cluster too).
+    An alarm on the same load balancer but another target group is not ours."""
+    dimensions = snapshot.metric.dimensions if snapshot.metric else {}
+    resources = {key: value for key, value in dimensions.items() if key not in _LOCATION_DIMENSIONS}
+    ours = set(ctx.alarm_metric.dimensions.values()) if ctx.alarm_metric else set()
+    ours |= service_names(ctx.service)
+    if ctx.service.ecs:
+        ours.add(ctx.service.ecs.cluster)
+    return bool(resources) and all(value in ours for value in resources.values())
 
 
 def deploy_is_of(details: dict[str, Any], service: Service) -> bool:

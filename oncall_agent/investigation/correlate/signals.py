@@ -1,15 +1,18 @@
-"""Signal builders: the alarm's metric series -> a metric_shift item (change point), a log sample ->
-log_signature items (drain3 templates, baseline vs incident window). Re-exported by `evidence`."""
+"""Signal builders: the alarm's metric series -> a metric_shift item (change point, and how long the shift took
+to build up), a log sample -> log_signature items (drain3 templates, baseline vs incident window) plus, when
+the rate of the service's routine log lines shifted, a metric_shift item derived from the logs (the request
+rate, as far as the logs show it: the sources read no second metric). Re-exported by `evidence`."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
 from oncall_agent.domain.evidence import Evidence, EvidenceKind
 from oncall_agent.domain.records import LogSample, MetricSeries
 from oncall_agent.domain.time import as_utc
-from oncall_agent.investigation.correlate.changepoint import Shift, detect_shift
+from oncall_agent.investigation.correlate.changepoint import Shift, detect_shift, rise_minutes
 from oncall_agent.investigation.correlate.context import CorrelationContext, iso
 from oncall_agent.investigation.correlate.signatures import DEFAULT_MAX_LINES, Level, Signature, mine
 
@@ -43,7 +46,9 @@ def _same_metric(series: MetricSeries, ctx: CorrelationContext) -> bool:
     return alarm is not None and (alarm.namespace, alarm.name, alarm.dimensions) == mine
 
 
-def _shift_details(shift: Shift | None, ctx: CorrelationContext) -> dict[str, Any]:
+def _shift_details(
+    shift: Shift | None, ctx: CorrelationContext, points: list[tuple[datetime, float]]
+) -> dict[str, Any]:
     if shift is None:
         return {"detected": False}
     return {
@@ -56,6 +61,7 @@ def _shift_details(shift: Shift | None, ctx: CorrelationContext) -> dict[str, An
         "direction": shift.direction,
         "score": shift.score,
         "minutes_before_onset": ctx.minutes_before_onset(shift.onset),
+        "rise_minutes": rise_minutes(points, shift),
     }
 
 
@@ -75,7 +81,7 @@ def metric_evidence(series: MetricSeries, ctx: CorrelationContext) -> list[Evide
         "period": series.period,
         "points": len(series.points),
         "alarm_metric": _same_metric(series, ctx),
-        **_shift_details(shift, ctx),
+        **_shift_details(shift, ctx, series.points),
     }
     summary = f"{metric.name} ({series.stat}) shows no level shift over the window"
     if shift is not None:
@@ -180,6 +186,12 @@ def log_evidence(
             ranked.append((_PRIORITY.get((status, sig.level), 8), -sig.count_after, sig.template, sig, status))
     ranked.sort(key=lambda item: item[:3])
     items = [_signature_evidence(sig, status, split, baseline_minutes) for *_, sig, status in ranked[:max_items]]
+    after = [as_utc(record.at) for record in sample.records if as_utc(record.at) >= split]
+    # A truncated incident window holds only its latest lines: its rate starts at its first line.
+    incident_start = min(after) if sample.truncated and after else split
+    end = max(as_utc(ctx.now), split)
+    # The rate starts at the first line: a window that begins before the service logged anything is not a dip.
+    items += log_rate_evidence(signatures, [(max(start, first_line), split), (incident_start, end)], ctx)
     if baseline_minutes < MIN_BASELINE_MINUTES:
         reason = (
             f"the log sample starts at {first_line:%H:%M}Z, after the baseline window ends ({split:%H:%M}Z): "
@@ -187,3 +199,71 @@ def log_evidence(
         )
         items.append(gap("logs", reason))
     return items
+
+
+# --- the log rate --------------------------------------------------------------------------------------------
+
+ROUTINE_RATE_METRIC = "routine_log_lines_per_minute"
+
+
+def _full_minutes(start: datetime, end: datetime) -> list[datetime]:
+    """The whole UTC minutes inside [start, end): a partial first or last minute would read as a dip."""
+    first = as_utc(start).replace(second=0, microsecond=0)
+    if first < as_utc(start):
+        first += timedelta(minutes=1)
+    minutes = []
+    while first + timedelta(minutes=1) <= as_utc(end):
+        minutes.append(first)
+        first += timedelta(minutes=1)
+    return minutes
+
+
+def routine_rate(signatures: list[Signature], spans: list[tuple[datetime, datetime]]) -> list[tuple[datetime, float]]:
+    """Lines per minute of the routine templates (INFO templates already seen in the baseline: the requests
+    the service serves every day) over the spans the sample covers. New templates (a new version's startup
+    lines, new debug output) are left out: more of the same lines is load, new lines are a change."""
+    counts: dict[datetime, float] = defaultdict(float)
+    for sig in signatures:
+        if sig.level is Level.INFO and sig.count_before > 0:
+            for minute, count in sig.per_minute.items():
+                counts[minute] += count
+    return [(minute, counts.get(minute, 0.0)) for start, end in spans for minute in _full_minutes(start, end)]
+
+
+def log_rate_evidence(
+    signatures: list[Signature], spans: list[tuple[datetime, datetime]], ctx: CorrelationContext
+) -> list[Evidence]:
+    """A metric_shift item (`derived: logs`) when the rate of routine log lines shifted: the request rate as
+    the logs show it. Nothing when it did not (the rate is not news then)."""
+    points = routine_rate(signatures, spans)
+    shift = detect_shift(points) if points else None
+    if shift is None:
+        return []
+    details: dict[str, Any] = {
+        "metric": ROUTINE_RATE_METRIC,
+        "namespace": "logs",
+        "dimensions": {},
+        "derived": "logs",
+        "stat": "Sum",
+        "period": 60,
+        "points": len(points),
+        "alarm_metric": False,
+        "groups": sorted({group for sig in signatures for group in sig.groups}),
+        **_shift_details(shift, ctx, points),
+        "ratio": round(shift.after / shift.before, 3) if shift.before > 0 else None,
+    }
+    summary = (
+        f"routine log lines of {ctx.service.name} shifted {shift.direction} from {shift.before:g} to "
+        f"{shift.after:g} a minute starting {shift.onset:%H:%M}Z, {details['minutes_before_onset']:g} min before "
+        "the alarm"
+    )
+    return [
+        Evidence(
+            kind=EvidenceKind.METRIC_SHIFT,
+            source="logs",
+            at=shift.onset,
+            entity=f"log rate of {ctx.service.name}",
+            summary=summary,
+            details=details,
+        )
+    ]

@@ -4,9 +4,9 @@ Lines are masked first (UUIDs, IPs, hex ids, durations such as `123ms` or `1m2s`
 message with different values is one template. Both windows are mined by one in-memory miner (no persistence),
 in time order, so the template ids are shared and the result depends only on the input. Per template: counts
 and rates in each window, first and last time seen, whether it is new (absent from the baseline), a few
-sample lines and a guessed level. The number of lines mined is capped: above the cap each window keeps its
-errors and warnings first and an evenly strided share of the rest, with counts scaled back up, so rates stay
-comparable and a rare new error is not sampled away.
+sample lines, a guessed level and the count per minute (for the log rate). The number of lines mined is capped:
+above the cap each window keeps its errors and warnings first and an evenly strided share of the rest, with
+counts scaled back up, so rates stay comparable and a rare new error is not sampled away.
 """
 
 from __future__ import annotations
@@ -79,6 +79,7 @@ class Signature:
     first_after: datetime | None = None  # first line in the incident window
     groups: list[str] = field(default_factory=list)
     samples: list[str] = field(default_factory=list)
+    per_minute: dict[datetime, float] = field(default_factory=dict)  # lines per UTC minute (weighted)
 
     @property
     def new(self) -> bool:
@@ -127,6 +128,8 @@ def _record(sig: Signature, line: LogRecord, after: bool, weight: float) -> None
         sig.first_after = at if sig.first_after is None else min(sig.first_after, at)
     else:
         sig.count_before += weight
+    minute = at.replace(second=0, microsecond=0)
+    sig.per_minute[minute] = sig.per_minute.get(minute, 0.0) + weight
     if line.group not in sig.groups:
         sig.groups.append(line.group)
     sample = line.message[:SAMPLE_CHARS]
