@@ -127,7 +127,7 @@ def test_rollback_target_may_be_given_as_an_arn(executor: ActionExecutor) -> Non
         (rollback(task_definition="payments:1"), "not a revision of the service's family"),
         (action("ecs.rollback", cluster="prod-web", service="checkout"), "'task_definition'"),
         (action("ecs.scale", cluster="prod-web", service="checkout", desired_count=-1), "'desired_count'"),
-        (action("ecs.scale", cluster="prod-web", service="checkout", desired_count="3"), "'desired_count'"),
+        (action("ecs.scale", cluster="prod-web", service="checkout", desired_count="three"), "'desired_count'"),
         (action("lambda.rollback", function="x"), "unsupported action kind"),
     ],
 )
@@ -143,6 +143,9 @@ def test_scale_changes_the_desired_count_once(sandbox: Sandbox, executor: Action
     scale = action("ecs.scale", cluster="prod-web", service="payments", desired_count=4)
     plan = executor.plan(scale)
     assert plan.feasible and (plan.before, plan.after) == ({"desired_count": 2}, {"desired_count": 4})
+    # Runbook templates render strings: "4" is the same request as 4.
+    rendered = executor.plan(action("ecs.scale", cluster="prod-web", service="payments", desired_count="4"))
+    assert rendered.feasible and rendered.after == {"desired_count": 4}
 
     assert executor.execute(scale, "scale-1")["changed"] is True
     assert sandbox.service("payments")["desiredCount"] == 4

@@ -167,8 +167,11 @@ def check_codedeploy(scenario: Scenario, clients: AwsClients, summary: SeedSumma
 
 
 @pytest.mark.parametrize("path", SCENARIO_FILES, ids=lambda p: p.stem)
-def test_seeded_world_reads_back_through_boto3(clients: AwsClients, path: Path) -> None:
+def test_seeded_world_reads_back_through_boto3(moto_endpoint: str, path: Path) -> None:
     scenario = load_scenario(path)
+    reset(moto_endpoint)
+    # The scenario's own region, as SandboxWorld seeds it (moto keeps one backend per region).
+    clients = AwsClients.connect(moto_endpoint, scenario.region)
     now = datetime.now(UTC)
     summary = seed_aws(scenario, now, clients, alarm_actions=[TOPIC])
     assert summary.alarms == len(scenario.alarms) and summary.other_alarms == len(scenario.other_alarms)

@@ -59,6 +59,9 @@ def _text(parameters: dict[str, Any], name: str) -> str:
 
 def _desired_count(parameters: dict[str, Any]) -> int:
     value = parameters.get("desired_count")
+    # Runbook templates render to strings ("24"); the digest covers exactly that, so accept plain digits.
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_DESIRED_COUNT:
         raise _Infeasible(f"parameter 'desired_count' must be an integer 0..{MAX_DESIRED_COUNT}, got {value!r}")
     return value
