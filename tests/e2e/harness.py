@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import requests
@@ -40,7 +40,12 @@ def wait_for(check: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
 
 
 class Agent:
-    """`oncall-agent serve` in its own process; can be killed and started again on the same store."""
+    """`oncall-agent serve` in its own process; can be killed and started again on the same store.
+
+    Every agent started in a test is killed at teardown by the autouse fixture in tests/e2e/conftest.py, so a
+    failed assertion never leaves a daemon running."""
+
+    started: ClassVar[list[Agent]] = []
 
     def __init__(self, world: SandboxWorld, folder: Path, *, poll_interval: float = 0.5, verify_timeout: float = 20):
         self.world = world
@@ -57,6 +62,7 @@ class Agent:
         self.process: subprocess.Popen[str] | None = None
 
     def start(self) -> Agent:
+        Agent.started.append(self)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "oncall_agent", "serve", "--config", str(self.config)],
             stdout=subprocess.DEVNULL,
