@@ -30,21 +30,18 @@ from oncall_agent.investigation.worker import InvestigationWorker
 from oncall_agent.ports import ActionExecutor, Clock, IncidentStore
 from oncall_agent.response.approvals import ApprovalService
 from oncall_agent.response.policy import PolicyEngine
-from oncall_agent.response.runbooks import load_runbooks
+from oncall_agent.response.runbooks import load_runbooks, shipped_runbooks_dir
 from oncall_agent.settings import Settings
 from oncall_agent.store.actions import SqlActionStore
 from oncall_agent.store.checkpoints import open_checkpointer
 from oncall_agent.store.investigations import SqlInvestigationStore
 from oncall_agent.store.outbox import SqlOutbox
 
-PACKAGED_RUNBOOKS = Path(__file__).resolve().parent / "_runbooks"
-REPO_RUNBOOKS = Path(__file__).resolve().parent.parent / "runbooks"
-
 
 def runbooks_dir(settings: Settings) -> Path:
     if settings.investigation.runbooks_dir:
         return Path(settings.investigation.runbooks_dir)
-    return PACKAGED_RUNBOOKS if PACKAGED_RUNBOOKS.is_dir() else REPO_RUNBOOKS
+    return shipped_runbooks_dir()
 
 
 @dataclass
