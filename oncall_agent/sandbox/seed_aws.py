@@ -123,9 +123,31 @@ def _nice(value: float, up: bool) -> float:
     return float(round((math.ceil if up else math.floor)(value / step) * step, 10))
 
 
+# Metrics where a low value is the bad one: their alarms compare with LessThanThreshold.
+LOWER_IS_WORSE = frozenset(
+    {
+        "DaysToExpiry",
+        "HealthyHostCount",
+        "FreeStorageSpace",
+        "FreeableMemory",
+        "FreeLocalStorage",
+        "ActiveControllerCount",
+        "BurstBalance",
+        "CPUCreditBalance",
+        "EBSIOBalance%",
+        "EBSByteBalance%",
+    }
+)
+
+
+def _other_comparison(alarm: OtherAlarm) -> str:
+    return "LessThanThreshold" if alarm.metric.name in LOWER_IS_WORSE else "GreaterThanThreshold"
+
+
 def _other_threshold(scenario: Scenario, alarm: OtherAlarm) -> float:
     """The format gives other alarms no threshold: pick one the seeded series agrees with, crossed all the
-    time since `since` for ALARM and never in the window for OK (0 when no series is seeded)."""
+    time since `since` for ALARM and never in the window for OK (0 when no series is seeded). The margin
+    keeps a step to exactly a level on the breaching side (4 > 3.6, where 4 > 4 would not hold)."""
     index = series_index(scenario, alarm.metric)
     if index is None:
         return 0.0
@@ -134,9 +156,11 @@ def _other_threshold(scenario: Scenario, alarm: OtherAlarm) -> float:
         max(alarm.since, -SERIES_WINDOW).total_seconds() if alarm.state == "ALARM" else -SERIES_WINDOW.total_seconds()
     )
     levels = [level_at(series, offset) for offset in range(int(start), 1, series.metric.period)] or [series.baseline]
-    if alarm.state == "ALARM":
-        return _nice(min(levels) - series.noise, up=False)
-    return _nice((max(levels) + series.noise) * 1.2, up=True)
+    low, high = min(levels) - series.noise, max(levels) + series.noise
+    breach_low = alarm.metric.name in LOWER_IS_WORSE
+    if (alarm.state == "ALARM") == breach_low:  # the threshold sits above every seeded value
+        return _nice(high * 1.2, up=True) if high > 0 else 1.0
+    return _nice(low * 0.9, up=False)
 
 
 def _put_alarm(cloudwatch: Any, scenario: Scenario, alarm: AlarmSpec | OtherAlarm, actions: Sequence[str]) -> None:
@@ -149,7 +173,7 @@ def _put_alarm(cloudwatch: Any, scenario: Scenario, alarm: AlarmSpec | OtherAlar
     else:
         request = _alarm_request(alarm.metric, alarm.metric.stat or "Average", alarm.metric.period or 60)
         threshold = _other_threshold(scenario, alarm)
-        request |= {"Threshold": threshold, "ComparisonOperator": "GreaterThanThreshold", "EvaluationPeriods": 1}
+        request |= {"Threshold": threshold, "ComparisonOperator": _other_comparison(alarm), "EvaluationPeriods": 1}
     cloudwatch.put_metric_alarm(
         AlarmName=alarm.name, AlarmActions=list(actions), Tags=_tags(scenario, alarm.service), **request
     )

@@ -78,7 +78,8 @@ def check_alarms(scenario: Scenario, clients: AwsClients, now: datetime) -> None
             points = metric_points(scenario.metrics[index], now, f"{scenario.id}:metrics:{index}")
             since = resolve_time(other.since, now)
             values = [value for at, value in points if at >= since or other.state == "OK"]
-            breaching = [value > found["Threshold"] for value in values]
+            below = found["ComparisonOperator"] == "LessThanThreshold"
+            breaching = [value < found["Threshold"] if below else value > found["Threshold"] for value in values]
             assert all(breaching) if other.state == "ALARM" else not any(breaching), other.name
 
 
