@@ -109,8 +109,17 @@ class MetricReader(Protocol):
 
 
 class LogSearch(Protocol):
-    def sample(self, region: str, log_groups: list[str], start: datetime, end: datetime, limit: int) -> LogSample:
-        """A bounded sample (at most `limit` lines) of the groups' lines between start and end."""
+    def sample(
+        self,
+        region: str,
+        log_groups: list[str],
+        start: datetime,
+        end: datetime,
+        limit: int,
+        max_bytes: float | None = None,
+    ) -> LogSample:
+        """A bounded sample (at most `limit` lines) of the groups' lines between start and end; a query that
+        scans more than `max_bytes` is stopped and raises SourceError."""
         ...
 
 

@@ -124,8 +124,14 @@ class InvestigationSettings(Section):
     workers: int = Field(default=2, ge=1, le=32)
     lookback_minutes: float = Field(default=180, ge=5, le=7 * 24 * 60)
     log_lines_limit: int = Field(default=5000, ge=100, le=10000)
-    # Per-source wall-time budget: a slow source becomes a `gap` instead of holding up the others.
+    # Per-source wall-time budget: a slow source becomes a `gap` instead of holding up the others. Sources run in
+    # parallel, so this also bounds the whole evidence-gathering step.
     source_timeout_seconds: float = Field(default=20, gt=0, le=300)
+    # Per-source API-call budget (every HTTP attempt to AWS, GitHub or ServiceNow, retries included): a source
+    # past it keeps what it read and records the cut as a `gap`.
+    api_calls_per_source: int = Field(default=100, ge=1, le=10000)
+    # Logs Insights bills by bytes scanned: both log queries of one investigation together stop past this.
+    log_scan_gb: float = Field(default=10, gt=0, le=1000)
     abstain_below: float = Field(default=0.5, ge=0, le=1)
     verify_timeout_seconds: float = Field(default=300, ge=1, le=3600)
     verify_poll_seconds: float = Field(default=10, gt=0, le=300)

@@ -37,6 +37,7 @@ from oncall_agent.adapters.github_records import (
     with_marker,
 )
 from oncall_agent.adapters.github_retry import GitHubRetry, IssueError
+from oncall_agent.domain.budget import CallBudgetExceeded, charge
 from oncall_agent.domain.records import DeployRecord, TicketRecord
 from oncall_agent.domain.time import as_utc
 from oncall_agent.ports import IssueRef
@@ -76,7 +77,7 @@ class GitHubTracker:
     ) -> None:
         self._gh = Github(
             base_url=base_url.rstrip("/"),
-            auth=Auth.Token(token),
+            auth=MeteredToken(token),
             retry=None,  # retries are ours (GitHubRetry): they must reconcile before writing again
             timeout=timeout,
             per_page=per_page,
@@ -206,10 +207,19 @@ class GitHubTracker:
             return named
         try:
             pulls = self._retry.call(f"pulls of {commit.sha[:7]}", lambda: [p.number for p in commit.get_pulls()])
-        except IssueError as exc:  # PR numbers are a nicety: the commit is the evidence
+        except (IssueError, CallBudgetExceeded) as exc:  # PR numbers are a nicety: the commit is the evidence
             log.info("github: no pulls for %s in %s: %s", commit.sha[:7], repo, exc)
             return named
         return named + pulls
+
+
+class MeteredToken(Auth.Token):
+    """Token auth that charges every request to the current source's API-call budget: PyGithub asks its Auth
+    for headers once per HTTP request, so this sees each one before it is sent."""
+
+    def authentication(self, headers: dict[str, str]) -> None:
+        charge("github")
+        super().authentication(headers)
 
 
 def _ref(issue: Any) -> IssueRef:

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception, wait_random_exponential
 
+from oncall_agent.domain.budget import charge
 from oncall_agent.domain.errors import SourceError
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,9 @@ class TableApi:
     def call(
         self, method: str, path: str, *, params: Mapping[str, str] | None = None, body: Mapping[str, Any] | None = None
     ) -> Any:
-        """One request to `/api/now/table/<path>`: returns `result`, or raises TicketError."""
+        """One request to `/api/now/table/<path>`: returns `result`, or raises TicketError (CallBudgetExceeded
+        when the current source's API-call budget is used up: then nothing is sent)."""
+        charge(f"servicenow.{method}")
         try:
             response = self._session.request(
                 method,

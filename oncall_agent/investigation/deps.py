@@ -41,6 +41,8 @@ class Limits:
     verify_poll_seconds: float = 10
     action_ttl_minutes: float = 120
     source_timeout_seconds: float = 20
+    api_calls_per_source: int | None = 100
+    log_scan_bytes: float | None = 10e9
 
 
 @dataclass(frozen=True)

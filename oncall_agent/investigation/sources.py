@@ -6,10 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from oncall_agent.domain.alarm import MetricSpec
+from oncall_agent.domain.budget import CallBudgetExceeded, CallMeter, ScanBudgetExceeded, metered
 from oncall_agent.domain.evidence import Evidence
 from oncall_agent.domain.incident import IncidentStatus
 from oncall_agent.domain.records import LogSample
@@ -45,18 +47,34 @@ def _metrics(deps: Deps, ctx: CorrelationContext, region: str) -> list[Evidence]
 def _logs(deps: Deps, ctx: CorrelationContext, region: str) -> list[Evidence]:
     if deps.logs is None or not ctx.service.log_groups:
         return [build.gap("logs", f"no log groups configured for {ctx.service.name}")]
-    # Two bounded samples, half the budget each: the newest lines alone would leave a busy service without a
-    # baseline, and then nothing could be called new.
-    split = ctx.onset - INCIDENT_WINDOW
-    half = max(1, deps.limits.log_lines_limit // 2)
-    before = deps.logs.sample(region, ctx.service.log_groups, ctx.window_start, split, half)
-    after = deps.logs.sample(region, ctx.service.log_groups, split, ctx.now, half)
+    # Two bounded samples, half the line budget each: the newest lines alone would leave a busy service without a
+    # baseline, and then nothing could be called new. The incident window is read first: when the scan budget
+    # runs out, the baseline is what is lost.
+    groups, split, half = ctx.service.log_groups, ctx.onset - INCIDENT_WINDOW, max(1, deps.limits.log_lines_limit // 2)
+    scan_budget = deps.limits.log_scan_bytes
+    after = deps.logs.sample(region, groups, split, ctx.now, half, scan_budget)
+    left = None if scan_budget is None else scan_budget - after.bytes_scanned
+    cuts = [f"only the newest {half} lines since {iso_minute(split)} were mined"] if after.truncated else []
+    before = LogSample(records=[], truncated=True)  # no baseline read: nothing can be called new
+    if left is not None and left <= 0:
+        cuts.append(f"baseline not read: the incident window alone scanned {after.bytes_scanned:,.0f} bytes")
+    else:
+        try:
+            before = deps.logs.sample(region, groups, ctx.window_start, split, half, left)
+        except ScanBudgetExceeded as exc:
+            cuts.append(f"baseline not read: {exc}")
+        if before.truncated and before.records:
+            cuts.append(f"only the newest {half} baseline lines before {iso_minute(split)} were mined")
     sample = LogSample(
         records=[*before.records, *after.records],
         truncated=before.truncated or after.truncated,
         bytes_scanned=before.bytes_scanned + after.bytes_scanned,
     )
-    return build.log_evidence(sample, ctx, split=split)
+    return [*build.log_evidence(sample, ctx, split=split), *(build.cut("logs", what) for what in cuts)]
+
+
+def iso_minute(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _deploys(deps: Deps, ctx: CorrelationContext, region: str) -> list[Evidence]:
@@ -119,14 +137,33 @@ SOURCES: dict[str, Callable[[Deps, CorrelationContext, str], list[Evidence]]] = 
 _POOL = ThreadPoolExecutor(max_workers=32, thread_name_prefix="evidence-source")
 
 
-def gather_one(deps: Deps, name: str, scope: dict[str, Any]) -> list[Evidence]:
-    """Run one source within its time budget; a failure or an overrun is recorded as a gap, never raised."""
-    budget = deps.limits.source_timeout_seconds
-    future = _POOL.submit(SOURCES[name], deps, context_from_scope(deps, scope), scope["region"])
+@dataclass(frozen=True)
+class Gathered:
+    evidence: list[Evidence]
+    api_calls: int  # attempts the source sent (what its budget counted); those still running at a timeout too
+
+
+def _run_metered(meter: CallMeter, deps: Deps, name: str, scope: dict[str, Any]) -> list[Evidence]:
+    with metered(meter):
+        found = SOURCES[name](deps, context_from_scope(deps, scope), scope["region"])
+    if meter.refused:  # the adapters kept what they had read before the budget refused a call
+        found.append(build.cut(name, f"API-call budget of {meter.limit} used up; {meter.refused} call(s) not made"))
+    return found
+
+
+def gather_one(deps: Deps, name: str, scope: dict[str, Any]) -> Gathered:
+    """Run one source within its time and API-call budgets; a failure or an overrun is recorded as a gap, never
+    raised."""
+    seconds = deps.limits.source_timeout_seconds
+    meter = CallMeter(name, deps.limits.api_calls_per_source)
+    future = _POOL.submit(_run_metered, meter, deps, name, scope)
     try:
-        return future.result(timeout=budget)
+        found = future.result(timeout=seconds)
     except FutureTimeout:
         future.cancel()
-        return [build.gap(name, f"not checked: still running after the {budget:g} s budget for one source")]
+        found = [build.gap(name, f"not checked: still running after the {seconds:g} s budget for one source")]
+    except CallBudgetExceeded as exc:
+        found = [build.cut(name, f"{exc} (nothing read)")]
     except Exception as exc:  # noqa: BLE001 - a broken source is evidence of a gap, not a failed investigation
-        return [build.gap(name, f"{type(exc).__name__}: {str(exc)[:300]}")]
+        found = [build.gap(name, f"{type(exc).__name__}: {str(exc)[:300]}")]
+    return Gathered(found, meter.total)

@@ -19,6 +19,7 @@ class InvestigationState(TypedDict, total=False):
     source: str  # set only in a gather branch's input (Send)
     evidence: Annotated[list[dict[str, Any]], operator.add]
     source_seconds: Annotated[dict[str, float], merge]  # wall time of each gather branch
+    source_calls: Annotated[dict[str, int], merge]  # API calls each gather branch sent (its budget's count)
     hypotheses: list[dict[str, Any]]
     actions: list[dict[str, Any]]
     executed: list[dict[str, Any]]

@@ -11,6 +11,8 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from oncall_agent.domain.budget import charge
+
 DEFAULT_MAX_ATTEMPTS = 3
 DEFAULT_CONNECT_TIMEOUT = 3.0
 DEFAULT_READ_TIMEOUT = 10.0
@@ -59,9 +61,18 @@ def make_client(
         aws_secret_access_key=secret_access_key,
         region_name=region,
     )
-    return session.client(
+    client = session.client(
         service,
         region_name=region,
         endpoint_url=endpoint_url,
         config=client_config(max_attempts=max_attempts, connect_timeout=connect_timeout, read_timeout=read_timeout),
     )
+    # `before-send` fires once per HTTP attempt (retries included), before anything goes on the wire.
+    client.meta.events.register("before-send", charge_attempt)
+    return client
+
+
+def charge_attempt(event_name: str, **_: Any) -> None:
+    """botocore `before-send` handler: charge the attempt to the current source's API-call budget (raising
+    CallBudgetExceeded stops the request before it is sent)."""
+    charge(event_name.removeprefix("before-send."))

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from oncall_agent.domain.budget import CallBudgetExceeded
 from oncall_agent.domain.time import as_utc
 
 ECS_DEPLOY_EVENT = "UpdateService"
@@ -92,7 +93,8 @@ def lookup_events(
     client: Any, key: str, value: str, start: datetime, end: datetime, max_events: int = DEFAULT_MAX_EVENTS
 ) -> list[TrailEvent]:
     """Events whose `key` attribute is `value` in [start, end], newest first as CloudTrail pages them; at
-    most `max_events` (the newest). SDK errors propagate."""
+    most `max_events` (the newest). SDK errors propagate. When the API-call budget runs out after the first
+    page, the newest events read so far are returned (the budget's meter records the cut)."""
     paginator = client.get_paginator("lookup_events")
     pages = paginator.paginate(
         LookupAttributes=[{"AttributeKey": key, "AttributeValue": value}],
@@ -100,7 +102,14 @@ def lookup_events(
         EndTime=as_utc(end),
         PaginationConfig={"PageSize": PAGE_SIZE, "MaxItems": max_events},
     )
-    return [TrailEvent.from_item(item) for page in pages for item in page.get("Events") or []]
+    events: list[TrailEvent] = []
+    try:
+        for page in pages:
+            events += [TrailEvent.from_item(item) for item in page.get("Events") or []]
+    except CallBudgetExceeded:
+        if not events:
+            raise
+    return events
 
 
 class RegionClients:

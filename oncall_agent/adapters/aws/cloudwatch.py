@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Any
 
 from oncall_agent.domain.alarm import AlarmState, MetricSpec
+from oncall_agent.domain.budget import CallBudgetExceeded
 from oncall_agent.domain.records import AlarmSnapshot
 from oncall_agent.domain.time import as_utc
 
@@ -55,23 +57,47 @@ class CloudWatchAlarmSource:
         know are left out. Tags are filled only `with_tags`. SDK errors propagate."""
         client = self._client(region)
         if names is None:
-            items = list(self._items(client))
+            queries: list[dict[str, Any]] = [{}]
         else:
             wanted = list(dict.fromkeys(names))  # never an empty AlarmNames: that would mean every alarm
-            items = [
-                item
-                for first in range(0, len(wanted), MAX_PAGE_SIZE)
-                for item in self._items(client, AlarmNames=wanted[first : first + MAX_PAGE_SIZE])
+            queries = [
+                {"AlarmNames": wanted[first : first + MAX_PAGE_SIZE]} for first in range(0, len(wanted), MAX_PAGE_SIZE)
             ]
+        items = self._within_budget(client, queries)
         return [snapshot for item in items if (snapshot := alarm_snapshot(item)) is not None]
 
+    def _within_budget(self, client: Any, queries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Items of every query, tagged. Under an API-call budget (domain.budget) a cut keeps what was read: the
+        pages first, then tags, one call per alarm - alarms in ALARM and the most recently changed first, so the
+        alarms that matter most are the ones related to their service."""
+        items: list[dict[str, Any]] = []
+        try:
+            for filters in queries:
+                for item in self._raw(client, **filters):
+                    items.append(item)
+        except CallBudgetExceeded:
+            if not items:
+                raise
+        if not self._with_tags:
+            return items
+        tagged = list(items)
+        for index in sorted(range(len(items)), key=lambda i: _tag_priority(items[i])):
+            try:
+                tagged[index] = self._with_tags_added(client, items[index])
+            except CallBudgetExceeded:
+                break
+        return tagged
+
     def _items(self, client: Any, **filters: Any) -> Iterator[dict[str, Any]]:
+        for item in self._raw(client, **filters):
+            yield self._with_tags_added(client, item) if self._with_tags else item
+
+    def _raw(self, client: Any, **filters: Any) -> Iterator[dict[str, Any]]:
         paginator = client.get_paginator("describe_alarms")
         config = {"PageSize": self._page_size}
         for page in paginator.paginate(AlarmTypes=ALARM_TYPES, PaginationConfig=config, **filters):
             for key in ("MetricAlarms", "CompositeAlarms"):
-                for item in page.get(key) or []:
-                    yield self._with_tags_added(client, item) if self._with_tags else item
+                yield from page.get(key) or []
 
     @staticmethod
     def _with_tags_added(client: Any, item: dict[str, Any]) -> dict[str, Any]:
@@ -80,6 +106,11 @@ class CloudWatchAlarmSource:
             return item  # the parser rejects an item without an ARN; no call to make for it
         response = client.list_tags_for_resource(ResourceARN=arn)
         return {**item, "Tags": response.get("Tags") or []}
+
+
+def _tag_priority(item: dict[str, Any]) -> tuple[bool, float]:
+    changed = item.get("StateUpdatedTimestamp")
+    return item.get("StateValue") != "ALARM", -(changed.timestamp() if isinstance(changed, datetime) else 0.0)
 
 
 def _metric_of(item: dict[str, Any]) -> MetricSpec | None:

@@ -19,6 +19,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from oncall_agent.domain.budget import ScanBudgetExceeded
 from oncall_agent.domain.errors import SourceError
 from oncall_agent.domain.records import LogRecord, LogSample
 from oncall_agent.domain.time import as_utc
@@ -46,6 +47,11 @@ class LogGroupsNotFound(LogSearchError):
 
 class LogQueryFailed(LogSearchError):
     """The query ended Failed, Timeout, Cancelled or Unknown, or did not finish within the adapter's timeout."""
+
+
+class LogScanBudgetExceeded(LogSearchError, ScanBudgetExceeded):
+    """The running query had scanned more bytes than the caller allowed; it was stopped (Insights bills by bytes
+    scanned and has no scan limit of its own)."""
 
 
 def insights_query(limit: int) -> str:
@@ -106,11 +112,20 @@ class LogsInsightsSearch:
                 self._clients[region] = self._client_for_region(region)
             return self._clients[region]
 
-    def sample(self, region: str, log_groups: list[str], start: datetime, end: datetime, limit: int) -> LogSample:
+    def sample(
+        self,
+        region: str,
+        log_groups: list[str],
+        start: datetime,
+        end: datetime,
+        limit: int,
+        max_bytes: float | None = None,
+    ) -> LogSample:
         """The newest `limit` (at most 10,000) lines of the groups in [start, end], returned oldest first.
 
         `truncated` is set when the query hit the limit (the window holds more lines). Raises LogGroupsNotFound
-        when a group does not exist, LogQueryFailed when the query fails or outlasts `timeout`.
+        when a group does not exist, LogQueryFailed when the query fails or outlasts `timeout`,
+        LogScanBudgetExceeded when the running query's scanned bytes pass `max_bytes` (it is stopped then).
         """
         groups = list(dict.fromkeys(log_groups))
         if not groups:
@@ -120,7 +135,7 @@ class LogsInsightsSearch:
         bounded = max(1, min(limit, MAX_LIMIT))
         client = self._client(region)
         query_id = self._start(client, region, groups, start, end, bounded)
-        answer = self._wait(client, query_id)
+        answer = self._wait(client, query_id, max_bytes)
         default_group = groups[0] if len(groups) == 1 else None
         rows = answer.get("results") or []
         records = [record for row in rows if (record := parse_row(row, default_group)) is not None]
@@ -156,7 +171,7 @@ class LogsInsightsSearch:
             return groups
         return missing or groups
 
-    def _wait(self, client: Any, query_id: str) -> dict[str, Any]:
+    def _wait(self, client: Any, query_id: str, max_bytes: float | None) -> dict[str, Any]:
         deadline = self._monotonic() + self._timeout
         while True:
             answer: dict[str, Any] = client.get_query_results(queryId=query_id)
@@ -165,6 +180,12 @@ class LogsInsightsSearch:
                 return answer
             if status in _FAILED:
                 raise LogQueryFailed(f"Logs Insights query {query_id} ended {status}")
+            scanned = float((answer.get("statistics") or {}).get("bytesScanned", 0.0))
+            if max_bytes is not None and scanned > max_bytes:
+                self._stop(client, query_id)
+                raise LogScanBudgetExceeded(
+                    f"Logs Insights query {query_id} stopped: {scanned:,.0f} bytes scanned, budget {max_bytes:,.0f}"
+                )
             if self._monotonic() >= deadline:
                 self._stop(client, query_id)
                 raise LogQueryFailed(f"Logs Insights query {query_id} still {status} after {self._timeout:g}s")

@@ -1,6 +1,6 @@
 """Builders: what the sources return (domain records) -> Evidence with stable, content-addressed ids.
 
-`metric_evidence`, `log_evidence` and `gap` live in `signals` and are re-exported here, so callers need
+`metric_evidence`, `log_evidence`, `gap` and `cut` live in `signals` and are re-exported here, so callers need
 only this module.
 
 Every builder is pure and deterministic: the same records and context give the same evidence (and ids), so
@@ -17,10 +17,11 @@ from oncall_agent.domain.records import AlarmSnapshot, ChangeRecord, DeployRecor
 from oncall_agent.domain.time import as_utc
 from oncall_agent.investigation.correlate import relations
 from oncall_agent.investigation.correlate.context import CorrelationContext, iso
-from oncall_agent.investigation.correlate.signals import gap, log_evidence, metric_evidence
+from oncall_agent.investigation.correlate.signals import cut, gap, log_evidence, metric_evidence
 
 __all__ = [
     "change_evidence",
+    "cut",
     "deploy_evidence",
     "gap",
     "log_evidence",

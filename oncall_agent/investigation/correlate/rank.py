@@ -226,7 +226,7 @@ def _unknown(best: float, facts: Facts, candidates: int) -> Hypothesis:
     else:
         why = f"None of the {candidates} candidate causes is decisive (best {best:.2f})"
     if gaps:
-        why += f"; {len(gaps)} evidence sources could not be checked"
+        why += f"; {len(gaps)} gaps in the evidence (sources not checked, or cut by a budget)"
     return Hypothesis(
         category=Category.UNKNOWN,
         confidence=round(1.0 - best, 4),

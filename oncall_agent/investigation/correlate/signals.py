@@ -28,13 +28,16 @@ MIN_BASELINE_MINUTES = 10.0
 
 def gap(source: str, reason: str) -> Evidence:
     """What could not be checked and why (a failed or unconfigured source)."""
-    return Evidence(
-        kind=EvidenceKind.GAP,
-        source=source,
-        entity=source,
-        summary=f"could not check {source}: {reason}"[:500],
-        details={"reason": reason[:1000]},
-    )
+    return _gap(source, f"could not check {source}: {reason}", {"reason": reason[:1000]})
+
+
+def cut(source: str, what: str) -> Evidence:
+    """What a budget left out of a source that was checked (a gap too: the evidence is incomplete)."""
+    return _gap(source, f"{source} cut by a budget: {what}", {"reason": what[:1000], "cut": True})
+
+
+def _gap(source: str, summary: str, details: dict[str, object]) -> Evidence:
+    return Evidence(kind=EvidenceKind.GAP, source=source, entity=source, summary=summary[:500], details=details)
 
 
 # --- metrics -------------------------------------------------------------------------------------------------

@@ -21,8 +21,9 @@ def make(deps: Deps) -> Any:
         started = time.perf_counter()
         found = gather_one(deps, branch["source"], branch["scope"])
         return {
-            "evidence": [item.model_dump(mode="json") for item in found],
+            "evidence": [item.model_dump(mode="json") for item in found.evidence],
             "source_seconds": {branch["source"]: round(time.perf_counter() - started, 3)},
+            "source_calls": {branch["source"]: found.api_calls},
         }
 
     return gather

@@ -43,7 +43,11 @@ def make(deps: Deps) -> Any:
             timeline=(
                 "hypotheses",
                 f"top hypothesis: {headline}",
-                {"count": len(hypotheses), "source_seconds": state.get("source_seconds", {})},
+                {
+                    "count": len(hypotheses),
+                    "source_seconds": state.get("source_seconds", {}),
+                    "source_calls": state.get("source_calls", {}),
+                },
             ),
             outbox=deps.messenger.opened(view(state)),
         )
