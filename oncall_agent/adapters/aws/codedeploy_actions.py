@@ -28,14 +28,21 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
+from oncall_agent.adapters.aws.executor_base import (
+    AWS_ERRORS,
+    Infeasible,
+    RegionExecutor,
+    error_code,
+    text_parameter,
+    unsupported,
+)
 from oncall_agent.domain.action import ProposedAction
 from oncall_agent.domain.errors import SourceError
 from oncall_agent.ports import ActionPlan
@@ -47,7 +54,6 @@ DEFAULT_LOOKBACK = timedelta(days=14)
 MAX_SCANNED = 250  # deployments of one group read per plan (BatchGetDeployments takes 25 at a time)
 ENDED_BADLY = frozenset({"Failed", "Stopped"})
 _BATCH = 25
-_AWS_ERRORS = (BotoCoreError, ClientError)
 _NOT_FOUND = frozenset(
     {
         "ApplicationDoesNotExistException",
@@ -63,10 +69,6 @@ _PLAIN_KEY = re.compile(r"[\w.:/=+@-]{1,128}")
 
 class CodeDeployActionFailed(SourceError):
     """A CodeDeploy action could not be carried out: invalid parameters, a missing target, or an AWS error."""
-
-
-class _Infeasible(Exception):
-    """Why a dry run cannot succeed (becomes an infeasible ActionPlan, or CodeDeployActionFailed in execute)."""
 
 
 def rollback_description(idempotency_key: str) -> str:
@@ -114,24 +116,16 @@ class _Found:
     recent: list[dict[str, Any]]
 
 
-def _error_code(exc: Exception) -> str:
-    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", "")) if isinstance(exc, ClientError) else ""
-
-
-def _text(parameters: dict[str, Any], name: str) -> str:
-    value = parameters.get(name)
-    if not isinstance(value, str) or not value.strip():
-        raise _Infeasible(f"parameter {name!r} must be a non-empty string")
-    return value.strip()
-
-
 def _created(info: dict[str, Any]) -> datetime:
     value = info.get("createTime")
     return value if isinstance(value, datetime) else datetime.min.replace(tzinfo=UTC)
 
 
-class CodeDeployActionExecutor:
+class CodeDeployActionExecutor(RegionExecutor):
     """Executes CodeDeploy actions in one region; `client_for_region(region)` builds the (action-role) client."""
+
+    failure = CodeDeployActionFailed
+    KINDS = KINDS
 
     def __init__(
         self,
@@ -141,31 +135,14 @@ class CodeDeployActionExecutor:
         lookback: timedelta = DEFAULT_LOOKBACK,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self._client_for_region = client_for_region
-        self._region = region
+        super().__init__(client_for_region, region)
         self._lookback = lookback
         self._now = now
-        self._codedeploy: Any = None
-        self._lock = threading.Lock()
-
-    def kinds(self) -> frozenset[str]:
-        return KINDS
-
-    def _client(self) -> Any:
-        with self._lock:
-            if self._codedeploy is None:
-                self._codedeploy = self._client_for_region(self._region)
-            return self._codedeploy
 
     def plan(self, action: ProposedAction) -> ActionPlan:
         """Dry run. Infeasible (not raised) when the target is missing or the parameters are wrong; AWS errors
         other than "not found" raise CodeDeployActionFailed."""
-        try:
-            return self._plan(action).plan
-        except _Infeasible as exc:
-            return ActionPlan(feasible=False, summary=str(exc), before={}, after={})
-        except _AWS_ERRORS as exc:
-            raise CodeDeployActionFailed(f"{action.kind}: dry run failed: {exc}") from exc
+        return self._dry_run(action, lambda: self._plan(action).plan)
 
     def execute(self, action: ProposedAction, idempotency_key: str) -> dict[str, Any]:
         """Create the rollback deployment once: `{"changed": bool, "before", "after", "summary", "deployment"}`."""
@@ -175,7 +152,7 @@ class CodeDeployActionExecutor:
             plan = found.plan
             mine = next((d for d in found.recent if d.get("description") == description), None)
             if mine is not None and mine.get("status") in ENDED_BADLY:
-                raise _Infeasible(
+                raise Infeasible(
                     f"the rollback deployment {mine.get('deploymentId')} created for this key ended "
                     f"{mine.get('status')}; a new rollback needs a new action"
                 )
@@ -204,10 +181,8 @@ class CodeDeployActionExecutor:
                 revision=found.revision,
                 description=description,
             )
-        except _Infeasible as exc:
-            raise CodeDeployActionFailed(f"{action.kind}: {exc}") from exc
-        except _AWS_ERRORS as exc:
-            raise CodeDeployActionFailed(f"{action.kind}: {exc}") from exc
+        except (Infeasible, *AWS_ERRORS) as exc:
+            raise self._failed(action, exc) from exc
         return {
             "changed": True,
             "before": plan.before,
@@ -220,24 +195,24 @@ class CodeDeployActionExecutor:
 
     def _plan(self, action: ProposedAction) -> _Found:
         if action.kind not in KINDS:
-            raise _Infeasible(f"unsupported action kind {action.kind!r} (supported: {', '.join(sorted(KINDS))})")
+            raise unsupported(action, KINDS)
         parameters = action.parameters
-        application, group = _text(parameters, "application"), _text(parameters, "group")
-        deployment_id = _text(parameters, "deployment_id")
+        application, group = text_parameter(parameters, "application"), text_parameter(parameters, "group")
+        deployment_id = text_parameter(parameters, "deployment_id")
         group_info = self._group(application, group)
         target = self._deployment(deployment_id)
         where = f"{application}/{group}"
         if (target.get("applicationName"), target.get("deploymentGroupName")) != (application, group):
             other = f"{target.get('applicationName')}/{target.get('deploymentGroupName')}"
-            raise _Infeasible(f"deployment {deployment_id} belongs to {other}, not {where}")
+            raise Infeasible(f"deployment {deployment_id} belongs to {other}, not {where}")
         if target.get("status") != "Succeeded":
-            raise _Infeasible(
+            raise Infeasible(
                 f"deployment {deployment_id} is {target.get('status')}, not Succeeded: not a known good revision"
             )
         revision = target.get("revision")
         label = revision_label(revision)
         if not isinstance(revision, dict) or label is None:
-            raise _Infeasible(f"deployment {deployment_id} reports no revision to redeploy")
+            raise Infeasible(f"deployment {deployment_id} reports no revision to redeploy")
         recent = self._recent(application, group, group_info)
         running = [d for d in recent if d.get("status") not in ENDED_BADLY]
         current = max(running, key=_created) if running else None
@@ -257,8 +232,8 @@ class CodeDeployActionExecutor:
         try:
             answer = self._client().get_deployment_group(applicationName=application, deploymentGroupName=group)
         except ClientError as exc:
-            if _error_code(exc) in _NOT_FOUND:
-                raise _Infeasible(f"deployment group {application}/{group} not found: {exc}") from exc
+            if error_code(exc) in _NOT_FOUND:
+                raise Infeasible(f"deployment group {application}/{group} not found: {exc}") from exc
             raise
         info: dict[str, Any] = answer.get("deploymentGroupInfo") or {}
         return info
@@ -267,8 +242,8 @@ class CodeDeployActionExecutor:
         try:
             answer = self._client().get_deployment(deploymentId=deployment_id)
         except ClientError as exc:
-            if _error_code(exc) in _NOT_FOUND:
-                raise _Infeasible(f"deployment {deployment_id!r} not found") from exc
+            if error_code(exc) in _NOT_FOUND:
+                raise Infeasible(f"deployment {deployment_id!r} not found") from exc
             raise
         info: dict[str, Any] = answer.get("deploymentInfo") or {}
         return info

@@ -19,12 +19,18 @@ from __future__ import annotations
 
 import hashlib
 import re
-import threading
-from collections.abc import Callable
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
+from oncall_agent.adapters.aws.executor_base import (
+    AWS_ERRORS,
+    Infeasible,
+    RegionExecutor,
+    error_code,
+    text_parameter,
+    unsupported,
+)
 from oncall_agent.domain.action import ProposedAction
 from oncall_agent.domain.errors import SourceError
 from oncall_agent.ports import ActionPlan
@@ -33,7 +39,6 @@ ROLLBACK, SCALE, RESTART = "ecs.rollback", "ecs.scale", "ecs.restart"
 KINDS = frozenset({ROLLBACK, SCALE, RESTART})
 RESTART_TAG = "oncall-agent:restart-key"
 MAX_DESIRED_COUNT = 5000  # ECS quota: tasks per service
-_AWS_ERRORS = (BotoCoreError, ClientError)
 _TAG_VALUE = re.compile(r"[\w .:/=+@-]{1,256}")  # what ECS accepts in a tag value
 
 
@@ -41,20 +46,9 @@ class ActionFailed(SourceError):
     """An ECS action could not be carried out: invalid parameters, a missing target, or an AWS error."""
 
 
-class _Infeasible(Exception):
-    """Why a dry run cannot succeed (becomes an infeasible ActionPlan, or ActionFailed in execute)."""
-
-
 def task_definition_name(value: str) -> str:
     """`family:revision` from a task definition ARN, or the value as given."""
     return value.split(":task-definition/", 1)[1] if ":task-definition/" in value else value
-
-
-def _text(parameters: dict[str, Any], name: str) -> str:
-    value = parameters.get(name)
-    if not isinstance(value, str) or not value.strip():
-        raise _Infeasible(f"parameter {name!r} must be a non-empty string")
-    return value.strip()
 
 
 def _desired_count(parameters: dict[str, Any]) -> int:
@@ -63,12 +57,8 @@ def _desired_count(parameters: dict[str, Any]) -> int:
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value.strip())
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_DESIRED_COUNT:
-        raise _Infeasible(f"parameter 'desired_count' must be an integer 0..{MAX_DESIRED_COUNT}, got {value!r}")
+        raise Infeasible(f"parameter 'desired_count' must be an integer 0..{MAX_DESIRED_COUNT}, got {value!r}")
     return value
-
-
-def _error_code(exc: Exception) -> str:
-    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", "")) if isinstance(exc, ClientError) else ""
 
 
 def _primary_deployment(service: dict[str, Any]) -> str | None:
@@ -82,33 +72,16 @@ def restart_tag_value(idempotency_key: str) -> str:
     return "sha256:" + hashlib.sha256(idempotency_key.encode()).hexdigest()
 
 
-class EcsActionExecutor:
+class EcsActionExecutor(RegionExecutor):
     """Executes ECS actions in one region; `client_for_region(region)` builds the (action-role) ECS client."""
 
-    def __init__(self, client_for_region: Callable[[str], Any], region: str) -> None:
-        self._client_for_region = client_for_region
-        self._region = region
-        self._ecs: Any = None
-        self._lock = threading.Lock()
-
-    def kinds(self) -> frozenset[str]:
-        return KINDS
-
-    def _client(self) -> Any:
-        with self._lock:
-            if self._ecs is None:
-                self._ecs = self._client_for_region(self._region)
-            return self._ecs
+    failure = ActionFailed
+    KINDS = KINDS
 
     def plan(self, action: ProposedAction) -> ActionPlan:
         """Dry run. Infeasible (not raised) when the target is missing or the parameters are wrong; AWS errors
         other than "not found" raise ActionFailed."""
-        try:
-            return self._plan(action)[0]
-        except _Infeasible as exc:
-            return ActionPlan(feasible=False, summary=str(exc), before={}, after={})
-        except _AWS_ERRORS as exc:
-            raise ActionFailed(f"{action.kind}: dry run failed: {exc}") from exc
+        return self._dry_run(action, lambda: self._plan(action)[0])
 
     def execute(self, action: ProposedAction, idempotency_key: str) -> dict[str, Any]:
         """Make the change unless it is already made: `{"changed": bool, "before", "after", "summary", ...}`."""
@@ -123,10 +96,8 @@ class EcsActionExecutor:
             else:
                 change = {"desiredCount": plan.after["desired_count"]}
             updated = self._update(service, **change)
-        except _Infeasible as exc:
-            raise ActionFailed(f"{action.kind}: {exc}") from exc
-        except _AWS_ERRORS as exc:
-            raise ActionFailed(f"{action.kind}: {exc}") from exc
+        except (Infeasible, *AWS_ERRORS) as exc:
+            raise self._failed(action, exc) from exc
         return {
             "changed": True,
             "before": plan.before,
@@ -139,15 +110,15 @@ class EcsActionExecutor:
 
     def _plan(self, action: ProposedAction) -> tuple[ActionPlan, dict[str, Any]]:
         if action.kind not in KINDS:
-            raise _Infeasible(f"unsupported action kind {action.kind!r} (supported: {', '.join(sorted(KINDS))})")
+            raise unsupported(action, KINDS)
         parameters = action.parameters
-        service = self._service(_text(parameters, "cluster"), _text(parameters, "service"))
+        service = self._service(text_parameter(parameters, "cluster"), text_parameter(parameters, "service"))
         current = task_definition_name(str(service.get("taskDefinition", "")))
         where = f"{service['clusterArn'].rsplit('/', 1)[-1]}/{service['serviceName']}"
         before: dict[str, Any]
         after: dict[str, Any]
         if action.kind == ROLLBACK:
-            target = self._rollback_target(_text(parameters, "task_definition"), current)
+            target = self._rollback_target(text_parameter(parameters, "task_definition"), current)
             before, after = {"task_definition": current}, {"task_definition": target}
             summary = f"roll {where} back from {current} to {target}"
         elif action.kind == SCALE:
@@ -166,29 +137,29 @@ class EcsActionExecutor:
         try:
             answer = self._client().describe_services(cluster=cluster, services=[name])
         except ClientError as exc:
-            if _error_code(exc) == "ClusterNotFoundException":
-                raise _Infeasible(f"cluster {cluster!r} not found") from exc
+            if error_code(exc) == "ClusterNotFoundException":
+                raise Infeasible(f"cluster {cluster!r} not found") from exc
             raise
         services = [s for s in answer.get("services") or [] if s.get("serviceName") == name.rsplit("/", 1)[-1]]
         if not services:
-            raise _Infeasible(f"service {name!r} not found in cluster {cluster!r}")
+            raise Infeasible(f"service {name!r} not found in cluster {cluster!r}")
         service: dict[str, Any] = services[0]
         if service.get("status") != "ACTIVE":
-            raise _Infeasible(f"service {name!r} in cluster {cluster!r} is {service.get('status')}, not ACTIVE")
+            raise Infeasible(f"service {name!r} in cluster {cluster!r} is {service.get('status')}, not ACTIVE")
         return service
 
     def _rollback_target(self, wanted: str, current: str) -> str:
         try:
             described = self._client().describe_task_definition(taskDefinition=wanted)["taskDefinition"]
         except ClientError as exc:
-            if _error_code(exc) in ("ClientException", "InvalidParameterException"):
-                raise _Infeasible(f"task definition {wanted!r} not found") from exc
+            if error_code(exc) in ("ClientException", "InvalidParameterException"):
+                raise Infeasible(f"task definition {wanted!r} not found") from exc
             raise
         target = task_definition_name(str(described.get("taskDefinitionArn", wanted)))
         if described.get("status") != "ACTIVE":
-            raise _Infeasible(f"task definition {target} is {described.get('status')}: ECS cannot deploy it")
+            raise Infeasible(f"task definition {target} is {described.get('status')}: ECS cannot deploy it")
         if target.rpartition(":")[0] != current.rpartition(":")[0]:
-            raise _Infeasible(f"task definition {target} is not a revision of the service's family ({current})")
+            raise Infeasible(f"task definition {target} is not a revision of the service's family ({current})")
         return target
 
     # --- writes -----------------------------------------------------------------------------------------------
@@ -208,7 +179,7 @@ class EcsActionExecutor:
         recorded = True
         try:
             self._client().tag_resource(resourceArn=service["serviceArn"], tags=[{"key": RESTART_TAG, "value": marker}])
-        except _AWS_ERRORS:
+        except AWS_ERRORS:
             recorded = False  # the restart happened; only a retry's no-op check is lost
         after = {**plan.before, "deployment": _primary_deployment(updated)}
         summary = plan.summary

@@ -21,19 +21,24 @@ action fails instead of overwriting their change; a retry plans again from the n
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
+from oncall_agent.adapters.aws.executor_base import (
+    AWS_ERRORS,
+    Infeasible,
+    RegionExecutor,
+    error_code,
+    text_parameter,
+    unsupported,
+)
 from oncall_agent.domain.action import ProposedAction
 from oncall_agent.domain.errors import SourceError
 from oncall_agent.ports import ActionPlan
 
 ROLLBACK = "lambda.rollback"
 KINDS = frozenset({ROLLBACK})
-_AWS_ERRORS = (BotoCoreError, ClientError)
 _NOT_FOUND = ("ResourceNotFoundException",)
 
 
@@ -41,24 +46,9 @@ class LambdaActionFailed(SourceError):
     """A Lambda action could not be carried out: invalid parameters, a missing target, or an AWS error."""
 
 
-class _Infeasible(Exception):
-    """Why a dry run cannot succeed (becomes an infeasible ActionPlan, or LambdaActionFailed in execute)."""
-
-
 def function_name(value: str) -> str:
     """The function name from a name, a (partial) ARN `...:function:name[:qualifier]`, or `name:qualifier`."""
     return value.split(":function:", 1)[-1].split(":", 1)[0]
-
-
-def _error_code(exc: Exception) -> str:
-    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", "")) if isinstance(exc, ClientError) else ""
-
-
-def _text(parameters: dict[str, Any], name: str) -> str:
-    value = parameters.get(name)
-    if not isinstance(value, str) or not value.strip():
-        raise _Infeasible(f"parameter {name!r} must be a non-empty string")
-    return value.strip()
 
 
 def target_version(value: Any, function: str) -> str:
@@ -70,12 +60,12 @@ def target_version(value: Any, function: str) -> str:
         if ":" in text:
             named = function_name(text)
             if named != function:
-                raise _Infeasible(f"version {text!r} names function {named!r}, not {function!r}")
+                raise Infeasible(f"version {text!r} names function {named!r}, not {function!r}")
             text = text.rsplit(":", 1)[1]
     else:
-        raise _Infeasible(f"parameter 'version' must be a published version number, got {value!r}")
+        raise Infeasible(f"parameter 'version' must be a published version number, got {value!r}")
     if not text.isdigit() or int(text) < 1:
-        raise _Infeasible(f"version {text!r} is not a published version number ($LATEST and aliases are not)")
+        raise Infeasible(f"version {text!r} is not a published version number ($LATEST and aliases are not)")
     return str(int(text))
 
 
@@ -85,33 +75,16 @@ def _weights(alias: dict[str, Any]) -> dict[str, float]:
     return {str(version): float(weight) for version, weight in weights.items()}
 
 
-class LambdaActionExecutor:
+class LambdaActionExecutor(RegionExecutor):
     """Executes Lambda actions in one region; `client_for_region(region)` builds the (action-role) Lambda client."""
 
-    def __init__(self, client_for_region: Callable[[str], Any], region: str) -> None:
-        self._client_for_region = client_for_region
-        self._region = region
-        self._lambda: Any = None
-        self._lock = threading.Lock()
-
-    def kinds(self) -> frozenset[str]:
-        return KINDS
-
-    def _client(self) -> Any:
-        with self._lock:
-            if self._lambda is None:
-                self._lambda = self._client_for_region(self._region)
-            return self._lambda
+    failure = LambdaActionFailed
+    KINDS = KINDS
 
     def plan(self, action: ProposedAction) -> ActionPlan:
         """Dry run. Infeasible (not raised) when the target is missing or the parameters are wrong; AWS errors
         other than "not found" raise LambdaActionFailed."""
-        try:
-            return self._plan(action)[0]
-        except _Infeasible as exc:
-            return ActionPlan(feasible=False, summary=str(exc), before={}, after={})
-        except _AWS_ERRORS as exc:
-            raise LambdaActionFailed(f"{action.kind}: dry run failed: {exc}") from exc
+        return self._dry_run(action, lambda: self._plan(action)[0])
 
     def execute(self, action: ProposedAction, idempotency_key: str) -> dict[str, Any]:
         """Make the change unless it is already made: `{"changed": bool, "before", "after", "summary", ...}`."""
@@ -126,10 +99,10 @@ class LambdaActionExecutor:
                 RoutingConfig={"AdditionalVersionWeights": {}},
                 **({"RevisionId": alias["RevisionId"]} if alias.get("RevisionId") else {}),
             )
-        except _Infeasible as exc:
-            raise LambdaActionFailed(f"{action.kind}: {exc}") from exc
-        except _AWS_ERRORS as exc:
-            if _error_code(exc) == "PreconditionFailedException":
+        except Infeasible as exc:
+            raise self._failed(action, exc) from exc
+        except AWS_ERRORS as exc:
+            if error_code(exc) == "PreconditionFailedException":
                 message = "the alias changed since it was read (someone else moved it): not overwritten"
                 raise LambdaActionFailed(f"{action.kind}: {message}: {exc}") from exc
             raise LambdaActionFailed(f"{action.kind}: {exc}") from exc
@@ -146,21 +119,21 @@ class LambdaActionExecutor:
     def _plan(self, action: ProposedAction) -> tuple[ActionPlan, str, dict[str, Any]]:
         """The plan, the function name and the alias as read (its RevisionId guards the update)."""
         if action.kind not in KINDS:
-            raise _Infeasible(f"unsupported action kind {action.kind!r} (supported: {', '.join(sorted(KINDS))})")
+            raise unsupported(action, KINDS)
         parameters = action.parameters
-        function = function_name(_text(parameters, "function"))
-        name = _text(parameters, "alias")
+        function = function_name(text_parameter(parameters, "function"))
+        name = text_parameter(parameters, "alias")
         target = target_version(parameters.get("version"), function)
         clear_routing = parameters.get("clear_routing", False)
         if not isinstance(clear_routing, bool):
-            raise _Infeasible(f"parameter 'clear_routing' must be true or false, got {clear_routing!r}")
+            raise Infeasible(f"parameter 'clear_routing' must be true or false, got {clear_routing!r}")
         alias = self._alias(function, name)
         self._check_version(function, target)
         current = str(alias.get("FunctionVersion", ""))
         weights = _weights(alias)
         where = f"{function}:{name}"
         if weights and not clear_routing:
-            raise _Infeasible(
+            raise Infeasible(
                 f"alias {where} splits traffic ({current} plus weights {weights}): a rollback would drop that "
                 "routing; refused (set clear_routing to true to roll back and remove the split)"
             )
@@ -180,8 +153,8 @@ class LambdaActionExecutor:
         try:
             alias: dict[str, Any] = self._client().get_alias(FunctionName=function, Name=name)
         except ClientError as exc:
-            if _error_code(exc) in _NOT_FOUND:
-                raise _Infeasible(f"alias {name!r} of function {function!r} not found: {exc}") from exc
+            if error_code(exc) in _NOT_FOUND:
+                raise Infeasible(f"alias {name!r} of function {function!r} not found: {exc}") from exc
             raise
         return alias
 
@@ -189,9 +162,9 @@ class LambdaActionExecutor:
         try:
             found = self._client().get_function_configuration(FunctionName=function, Qualifier=version)
         except ClientError as exc:
-            if _error_code(exc) in _NOT_FOUND:
-                raise _Infeasible(f"version {version} of function {function!r} not found") from exc
+            if error_code(exc) in _NOT_FOUND:
+                raise Infeasible(f"version {version} of function {function!r} not found") from exc
             raise
         if found.get("State") == "Failed":
             reason = found.get("StateReason") or "no reason given"
-            raise _Infeasible(f"version {version} of function {function!r} is in state Failed ({reason})")
+            raise Infeasible(f"version {version} of function {function!r} is in state Failed ({reason})")
