@@ -14,8 +14,8 @@ an infrastructure (AWS-side) failure. `read_symptoms` sorts what the evidence sa
   this service has none; other lines are about this service. A node (`sessions-redis-001`) is its cluster.
 - credential_expiry without a change (culprit: the certificate of a DaysToExpiry alarm - of this service, else
   of a dependency it calls, whose server certificate it verifies - else the first identifier the failing lines
-  name, else none): log lines that say a certificate, token, key or password
-  expired or was rejected. (A rotation in CloudTrail is a change candidate: see `candidates`.)
+  name, else none): log lines that say a certificate, token, key or password expired or was rejected. (A
+  rotation in CloudTrail is a change candidate: see `candidates`.)
 - infrastructure (culprit: the availability zone, else the host or volume): health alarms of this service's
   resources (EC2 status checks, unhealthy targets, an AZ dimension) and new errors that all name one zone or one
   host. AWS Health events are not gathered by any source: zones and hosts are all the evidence there is.
