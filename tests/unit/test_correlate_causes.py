@@ -325,6 +325,54 @@ def test_an_expired_certificate_with_its_expiry_alarm_names_the_certificate() ->
     assert top.features["abrupt"] == 1.0 and top.features["certificate_alarm"] == 1.0 and top.confidence >= 0.8
 
 
+def _expiry_metric(certificate: str) -> MetricSpec:
+    return MetricSpec(
+        namespace="AWS/CertificateManager", name="DaysToExpiry", dimensions={"CertificateArn": certificate}
+    )
+
+
+X509_EXPIRED = (
+    'ERROR Post "https://payments.internal.example:8443/v1/charges": tls: failed to verify certificate: '
+    "x509: certificate has expired or is not yet valid"
+)
+
+
+def test_the_expired_server_certificate_of_a_dependency_is_named_by_its_expiry_alarm() -> None:
+    server = "arn:aws:acm:us-east-1:1:certificate/2b8c4d1e"
+    snapshots = [alarm("payments-tls-cert-expiry", -12 * 1440, _expiry_metric(server), "payments")]
+    hypotheses = ranked(
+        build.related_alarm_evidence(snapshots, CTX), five_xx_from(-6), logs(STEADY, (-6, X509_EXPIRED))
+    )
+    top = hypotheses[0]
+    assert (top.category, top.culprit) == (Category.CREDENTIAL_EXPIRY, server)
+    assert top.features["certificate_alarm"] == 1.0 and top.confidence >= 0.8
+    # The dependency is not blamed for an alarm that has been on for twelve days.
+    assert find(hypotheses, Category.DEPENDENCY, "payments").confidence < 0.5
+
+
+def test_our_own_certificate_alarm_names_the_culprit_before_a_dependency_s() -> None:
+    ours, theirs = "arn:aws:acm:us-east-1:1:certificate/0a0a0a0a", "arn:aws:acm:us-east-1:1:certificate/0b0b0b0b"
+    snapshots = [
+        alarm("payments-tls-cert-expiry", -20 * 1440, _expiry_metric(theirs), "payments"),
+        alarm("checkout-client-cert-expiry", -3 * 1440, _expiry_metric(ours), "checkout"),
+    ]
+    hypotheses = ranked(
+        build.related_alarm_evidence(snapshots, CTX), five_xx_from(-6), logs(STEADY, (-6, X509_EXPIRED))
+    )
+    assert find(hypotheses, Category.CREDENTIAL_EXPIRY).culprit == ours
+
+
+def test_an_unrelated_service_s_certificate_alarm_names_nothing() -> None:
+    snapshots = [
+        alarm("search-tls-cert-expiry", -12 * 1440, _expiry_metric("arn:aws:acm:us-east-1:1:certificate/c"), "search")
+    ]
+    hypotheses = ranked(
+        build.related_alarm_evidence(snapshots, CTX), five_xx_from(-6), logs(STEADY, (-6, X509_EXPIRED))
+    )
+    expiry = find(hypotheses, Category.CREDENTIAL_EXPIRY)
+    assert not expiry.culprit and expiry.features["certificate_alarm"] == 0.0
+
+
 def test_expired_errors_count_against_a_deploy() -> None:
     line = "ERROR token exchange failed: invalid_client: the provided client secret keys for app 'x' are expired"
     hypotheses = ranked(build.deploy_evidence([deploy(-20)], CTX), five_xx_from(-6), logs(STEADY, (-6, line)))

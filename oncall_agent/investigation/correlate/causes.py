@@ -12,9 +12,10 @@ an infrastructure (AWS-side) failure. `read_symptoms` sorts what the evidence sa
   dependency that is not a catalog service, are about that resource; unnamed connection and disk lines (a
   client reports those about its server) are about the one resource with a saturation alarm of that kind, if
   this service has none; other lines are about this service. A node (`sessions-redis-001`) is its cluster.
-- credential_expiry without a change (culprit: the certificate of a DaysToExpiry alarm, else the first
-  identifier the failing lines name, else none): log lines that say a certificate, token, key or password
-  expired or was rejected. (A rotation in CloudTrail is a change candidate: see `candidates`.)
+- credential_expiry without a change (culprit: the certificate of a DaysToExpiry alarm - of this service, else
+  of a dependency it calls, whose server certificate it verifies - else the first identifier the failing lines
+  name, else none): log lines that say a certificate, token, key or password expired or was rejected. (A
+  rotation in CloudTrail is a change candidate: see `candidates`.)
 - infrastructure (culprit: the availability zone, else the host or volume): health alarms of this service's
   resources (EC2 status checks, unhealthy targets, an AZ dimension) and new errors that all name one zone or one
   host. AWS Health events are not gathered by any source: zones and hosts are all the evidence there is.
@@ -324,17 +325,20 @@ def _named_by_errors(facts: Facts, extract: Callable[[Iterable[str]], set[str]])
     return named
 
 
+def _certificate_alarms(facts: Facts) -> list[Evidence]:
+    """Certificate expiry alarms of this service (a certificate it presents) and then of the dependencies it
+    calls (a server certificate it verifies: an expired one fails our handshakes just the same)."""
+    order = {relations.SELF: 0, relations.RESOURCE: 0, relations.UPSTREAM: 1}
+    found = [e for e in facts.alarms if e.details.get("relation") in order and _metric(e)[1] in CERTIFICATE_METRICS]
+    return sorted(found, key=lambda e: order[str(e.details.get("relation"))])
+
+
 def read_symptoms(facts: Facts) -> Symptoms:
     return Symptoms(
         load=_load(facts),
         strains=_strains(facts),
         credentials=_credentials(facts),
-        certificate_alarms=[
-            e
-            for e in facts.alarms
-            if e.details.get("relation") in (relations.SELF, relations.RESOURCE)
-            and _metric(e)[1] in CERTIFICATE_METRICS
-        ],
+        certificate_alarms=_certificate_alarms(facts),
         infra_alarms=_infra_alarms(facts),
         zone_errors=_named_by_errors(facts, symptoms.zones),
         host_errors=_named_by_errors(facts, symptoms.instances),
