@@ -131,13 +131,30 @@ _SOURCE_TYPES = {
     "elasticloadbalancing.amazonaws.com": "AWS::ElasticLoadBalancingV2::TargetGroup",
     "kms.amazonaws.com": "AWS::KMS::Key",
     "dynamodb.amazonaws.com": "AWS::DynamoDB::Table",
+    "lambda.amazonaws.com": "AWS::Lambda::Function",
+}
+_EVENT_TYPES = {
+    "ModifyDBParameterGroup": "AWS::RDS::DBParameterGroup",
+    "ModifyDBClusterParameterGroup": "AWS::RDS::DBClusterParameterGroup",
+    "ModifyDBCluster": "AWS::RDS::DBCluster",
+}
+"""Events whose resource is not the kind their service's events usually change."""
+_ELB_ARN_TYPES = {
+    ":loadbalancer/": "AWS::ElasticLoadBalancingV2::LoadBalancer",
+    ":listener/": "AWS::ElasticLoadBalancingV2::Listener",
 }
 
 
-def resource_type(source: str, resource: str) -> str:
-    """CloudTrail's ResourceType for a `changes` resource, guessed from its id prefix or its event source."""
+def resource_type(source: str, resource: str, event: str = "") -> str:
+    """CloudTrail's ResourceType for a `changes` resource, guessed from its id prefix, its event name, the
+    kind in its ARN (a load balancer or listener rather than a target group) or its event source."""
     for prefix, kind in _PREFIX_TYPES.items():
         if resource.startswith(prefix):
+            return kind
+    if event in _EVENT_TYPES:
+        return _EVENT_TYPES[event]
+    for marker, kind in _ELB_ARN_TYPES.items():
+        if source == "elasticloadbalancing.amazonaws.com" and marker in resource:
             return kind
     return _SOURCE_TYPES.get(source, f"AWS::{source.split('.', 1)[0].upper()}::Resource")
 
@@ -145,7 +162,7 @@ def resource_type(source: str, resource: str) -> str:
 def _change_event(scenario: Scenario, now: datetime, index: int, change: CloudTrailChange) -> TrailEvent:
     resources = []
     if change.resource:
-        resources.append(_resource(resource_type(change.source, change.resource), change.resource))
+        resources.append(_resource(resource_type(change.source, change.resource, change.name), change.resource))
     return TrailEvent(
         event_id=change.id or stable_uuid(scenario.id, "changes", index),
         name=change.name,

@@ -197,6 +197,29 @@ def test_the_last_change_before_the_shift_supersedes_earlier_ones() -> None:
     assert changes[1].id in first.evidence_against
 
 
+def test_a_deploy_that_ran_clean_until_a_later_change_of_the_service_is_overtaken_by_it() -> None:
+    deploys = build.deploy_evidence([deploy(minutes=-25)], CTX)
+    target_group = "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/checkout-tg/0a1b"
+    changes = build.change_evidence([change("tg", -10, name="ModifyTargetGroup", resource=target_group)], CTX)
+    hypotheses = ranked(deploys, changes, shift_at(7), logs(BAD))
+    earlier, later = find(hypotheses, "checkout:118"), find(hypotheses, "tg")
+    assert earlier.features["overtaken"] == 1.0 and later.features["overtaken"] == 0.0
+    assert "right after ModifyTargetGroup" in earlier.summary
+    alone = find(ranked(deploys, shift_at(7), logs(BAD)), "checkout:118")
+    assert alone.features["overtaken"] == 0.0 and alone.confidence > earlier.confidence
+    assert hypotheses[0].culprit == "tg"
+
+
+def test_two_changes_both_just_before_the_shift_are_not_overtaken() -> None:
+    deploys = build.deploy_evidence([deploy(minutes=-9)], CTX)
+    changes = build.change_evidence([change("flag", -8, resource="/checkout/prod/flag")], CTX)
+    hypotheses = ranked(deploys, changes, shift_at(6), logs(BAD))
+    assert find(hypotheses, "checkout:118").features["overtaken"] == 0.0  # 3 minutes before the shift
+    unrelated = build.change_evidence([change("other", -8, resource="/search/prod/size")], CTX)
+    early = find(ranked(build.deploy_evidence([deploy(minutes=-25)], CTX), unrelated, shift_at(7)), "checkout:118")
+    assert early.features["overtaken"] == 0.0  # a later change of something else does not overtake it
+
+
 def test_a_past_incident_of_the_same_family_and_an_open_change_request_add_a_little() -> None:
     past = Incident(
         id="inc-1",

@@ -74,10 +74,28 @@ def test_config_change_culprit_is_findable_by_resource() -> None:
         ("ec2.amazonaws.com", "sg-0abc12", "AWS::EC2::SecurityGroup"),
         ("ssm.amazonaws.com", "/checkout/prod/flag", "AWS::SSM::Parameter"),
         ("sqs.amazonaws.com", "orders-queue", "AWS::SQS::Resource"),
+        ("lambda.amazonaws.com", "order-events-consumer", "AWS::Lambda::Function"),
+        ("rds.amazonaws.com", "ledger-db", "AWS::RDS::DBInstance"),
+        (
+            "elasticloadbalancing.amazonaws.com",
+            "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-tg/0a1b2c3d4e5f6a7b",
+            "AWS::ElasticLoadBalancingV2::TargetGroup",
+        ),
+        (
+            "elasticloadbalancing.amazonaws.com",
+            "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/prod-web/0a1b2c3d4e5f6a7b",
+            "AWS::ElasticLoadBalancingV2::LoadBalancer",
+        ),
     ],
 )
 def test_resource_types(source: str, resource: str, kind: str) -> None:
     assert resource_type(source, resource) == kind
+
+
+def test_a_parameter_group_change_names_a_parameter_group_not_an_instance() -> None:
+    assert resource_type("rds.amazonaws.com", "ledger-db-pg15", "ModifyDBParameterGroup") == (
+        "AWS::RDS::DBParameterGroup"
+    )
 
 
 def test_commits_pulls_deployments_and_issues_reach_github() -> None:

@@ -15,8 +15,10 @@ Change candidates (deploys, configuration changes), all in [0, 1] unless noted:
   family (`checkout:126` for `checkout:118`), 0.5 for the category alone.
 Counter-evidence (positive numbers, negative weights): `errors_predate_change` (share of new error signatures
 that appeared before the change), `upstream_alarm_first` (an upstream dependency alarmed before our metric
-moved), `superseded` (a later, at least as related change came before the shift), `chronic_mention` (only
-chronic signatures name the changed thing), `after_onset`.
+moved), `superseded` (a later, at least as related change came before the shift), `overtaken` (this change came
+more than 10 minutes before the shift and a later, at least as related one within 10 minutes of it: the trouble
+began right after that one, not after this), `chronic_mention` (only chronic signatures name the changed thing),
+`after_onset`.
 
 Dependency candidates: `upstream_first` (1 when its alarm started before our metric shifted, 0.6 between the
 shift and our alarm, 0.3 after; decaying for alarms 2 to 6 hours old), `logs_mention_dependency` (new or
@@ -189,6 +191,20 @@ def upstream_first(alarms: list[Evidence], facts: Facts) -> tuple[float, Evidenc
     return round(best, 3), best_alarm
 
 
+def _overtaken_feature(at: datetime, later: list[Candidate], facts: Facts, scored: Scored) -> None:
+    """`overtaken`: the alarm metric moved long after this change (more than LAG_MINUTES) but soon after a later
+    change (within LAG_MINUTES): whatever this change did, it ran clean until the other one came."""
+    shift = facts.shift_at
+    if shift is None or _minutes(shift, at) <= LAG_MINUTES:
+        scored.features["overtaken"] = 0.0
+        return
+    closer = [o for o in later if o.at and _minutes(shift, o.at) <= LAG_MINUTES]
+    scored.features["overtaken"] = 1.0 if closer else 0.0
+    if closer:
+        lag = span(_minutes(shift, at))
+        scored.notes["overtaken"] = f"but the alarm metric moved {lag} after it, right after {closer[-1].label}"
+
+
 def change_features(cand: Candidate, facts: Facts, others: list[Candidate], upstream: float) -> Scored:
     """Features of a deploy or configuration change (`others`: every change candidate, `upstream`: the best
     upstream_first of any dependency)."""
@@ -215,6 +231,7 @@ def change_features(cand: Candidate, facts: Facts, others: list[Candidate], upst
     if later:
         scored.notes["superseded"] = f"a later change ({later[-1].label}) came closer to the shift"
     scored.evidence_against += [o.evidence_ids[0] for o in later]
+    _overtaken_feature(at, later, facts, scored)
     past_features(cand, facts, scored)
     relation = relations.SELF if cand.on_service >= 1.0 else relations.UPSTREAM
     _ticket_features(_ticket_open(facts, relation, at) if cand.on_service > 0 else [], scored)
