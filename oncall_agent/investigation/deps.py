@@ -20,6 +20,10 @@ from oncall_agent.ports import (
     MetricReader,
     TicketTracker,
 )
+from oncall_agent.response.planner import Policy
+from oncall_agent.response.runbooks import Runbook
+from oncall_agent.store.actions import SqlActionStore
+from oncall_agent.store.investigations import SqlInvestigationStore
 
 
 class Messenger(Protocol):
@@ -48,12 +52,12 @@ class Limits:
 @dataclass(frozen=True)
 class Deps:
     store: IncidentStore
-    results: Any  # store.investigations.SqlInvestigationStore
-    actions: Any  # store.actions.SqlActionStore
+    results: SqlInvestigationStore
+    actions: SqlActionStore
     catalog: list[Service]
     default_region: str
-    runbooks: list[Any]
-    policy: Any
+    runbooks: list[Runbook]
+    policy: Policy
     messenger: Messenger
     now: Callable[[], datetime]
     sleep: Callable[[float], None]

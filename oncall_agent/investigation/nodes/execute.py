@@ -33,6 +33,8 @@ def runnable(actions: list[dict[str, Any]]) -> list[ProposedAction]:
 
 def _run(deps: Deps, action: ProposedAction) -> dict[str, Any]:
     stored = deps.actions.get(action.id)
+    if stored is None:  # the graph's copy outlived the store's row (e.g. a restored database): never act blind
+        return {"id": action.id, "kind": action.kind, "status": "failed", "reason": "not in the action store"}
     if stored.status in (ActionStatus.SUCCEEDED, ActionStatus.FAILED):
         return {"id": action.id, "kind": action.kind, "status": stored.status.value}
     executor = deps.executors.get(action.kind)
