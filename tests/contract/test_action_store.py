@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from oncall_agent.domain.action import ActionStatus, PolicyDecision, ProposedAction, action_digest
@@ -19,44 +18,15 @@ from oncall_agent.store.actions import (
     SqlActionStore,
     UnknownAction,
 )
-from oncall_agent.store.engine import make_engine
-from oncall_agent.store.migrate import upgrade
 from oncall_agent.store.outbox import OutboxItem, SqlOutbox
-from oncall_agent.store.tables import incidents
+from tests.contract.store_fixtures import T0, Clock, engine_with_incidents
 
-T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 A = ActionStatus
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.at = T0
-
-    def now(self) -> datetime:
-        return self.at
 
 
 @pytest.fixture()
 def engine(store_url: str) -> Iterator[Engine]:
-    upgrade(store_url)
-    engine = make_engine(store_url)
-    with engine.begin() as connection:
-        for incident_id in ("inc-1", "inc-2"):
-            connection.execute(
-                sa.insert(incidents).values(
-                    id=incident_id,
-                    fingerprint=incident_id,
-                    service="checkout",
-                    status="investigating",
-                    first_event_at=T0,
-                    last_event_at=T0,
-                    opened_at=T0,
-                    updated_at=T0,
-                    links={},
-                )
-            )
-    yield engine
-    engine.dispose()
+    yield from engine_with_incidents(store_url)
 
 
 @pytest.fixture()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -18,21 +18,12 @@ from sqlalchemy.engine import Engine
 from oncall_agent.coordination.relay import OutboxRelay
 from oncall_agent.domain.records import DeployRecord, TicketRecord
 from oncall_agent.ports import IssueRef, TicketRef
-from oncall_agent.store.engine import make_engine, writer
-from oncall_agent.store.migrate import upgrade
+from oncall_agent.store.engine import writer
 from oncall_agent.store.outbox import DELIVERED, FAILED, PENDING, OutboxItem, SqlOutbox, enqueue
 from oncall_agent.store.tables import incidents
+from tests.contract.store_fixtures import T0, Clock, engine_with_incidents
 
-T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 MARKER = "<!-- oncall-agent:incident=inc-1 -->"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.at = T0
-
-    def now(self) -> datetime:
-        return self.at
 
 
 @dataclass
@@ -98,25 +89,7 @@ class FakeGitHub:
 
 @pytest.fixture()
 def engine(store_url: str) -> Iterator[Engine]:
-    upgrade(store_url)
-    engine = make_engine(store_url)
-    with engine.begin() as connection:
-        for incident_id in ("inc-1", "inc-2"):
-            connection.execute(
-                sa.insert(incidents).values(
-                    id=incident_id,
-                    fingerprint=incident_id,
-                    service="checkout",
-                    status="investigating",
-                    first_event_at=T0,
-                    last_event_at=T0,
-                    opened_at=T0,
-                    updated_at=T0,
-                    links={"seed": "kept"},
-                )
-            )
-    yield engine
-    engine.dispose()
+    yield from engine_with_incidents(store_url, links={"seed": "kept"})
 
 
 @pytest.fixture()
