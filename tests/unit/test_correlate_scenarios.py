@@ -154,13 +154,29 @@ def test_the_obvious_suspect_deploy_is_not_blamed_when_payments_alarmed_first() 
 
 
 @pytest.mark.parametrize("scenario_id", CHANGE_SCENARIOS)
-def test_without_a_change_or_a_dependency_alarm_the_correlator_abstains(scenario_id: str) -> None:
+def test_without_a_change_or_a_dependency_alarm_only_a_dependency_our_errors_name_is_blamed(scenario_id: str) -> None:
+    """Take the changes and the other alarms away: the correlator abstains, unless the first new errors are
+    failed calls to a declared dependency - then that dependency is what the logs alone say (log_dependency)."""
     inputs = scenario_inputs(scenario_id)
     inputs.deploys, inputs.changes = [], []
     inputs.alarms = [a for a in inputs.alarms if a.name == inputs.ctx.alarm_name]
     hypotheses = rank(inputs.evidence(), inputs.ctx, ABSTAIN_BELOW)
-    assert hypotheses[0].category is Category.UNKNOWN
-    assert all(h.confidence < ABSTAIN_BELOW for h in hypotheses[1:])
+    confident = [h for h in hypotheses if h.category is not Category.UNKNOWN and h.confidence >= ABSTAIN_BELOW]
+    assert all(
+        h.category is Category.DEPENDENCY and h.features.get("dependency_errors_first") == 1.0 for h in confident
+    ), [(h.category.value, h.culprit, h.confidence) for h in confident]
+    if not confident:
+        assert hypotheses[0].category is Category.UNKNOWN
+
+
+def test_a_third_party_api_only_our_logs_name_is_blamed_and_not_the_deploy_forty_minutes_earlier() -> None:
+    inputs = scenario_inputs("dependency-carrier-api-outage")
+    hypotheses = rank(inputs.evidence(), inputs.ctx)
+    top = hypotheses[0]
+    assert (top.culprit, top.features["dependency_errors_first"]) == ("fedex", 1.0)
+    deploy = next(h for h in hypotheses if h.culprit == "shipping-quotes:17")
+    assert deploy.features["upstream_errors_first"] == 1.0 and deploy.features["past_incident_match"] == 1.0
+    assert deploy.confidence < 0.2
 
 
 def test_evidence_that_went_through_json_ranks_the_same() -> None:

@@ -4,9 +4,10 @@
 
 with the weights below (features are defined in `features` and `cause_features`; counter-evidence has negative
 weights). Each kind of candidate has its weights: deploys and config changes CHANGE_WEIGHTS, credential
-rotations CREDENTIAL_CHANGE_WEIGHTS, upstream dependencies DEPENDENCY_WEIGHTS, and the causes without a change
-of ours TRAFFIC_WEIGHTS, EXHAUSTION_WEIGHTS, EXPIRY_WEIGHTS and INFRASTRUCTURE_WEIGHTS. The bias of -3 means a
-candidate with no supporting feature sits near 0.05: confidence has to be earned. Calibration points: a deploy
+rotations CREDENTIAL_CHANGE_WEIGHTS, upstream dependencies DEPENDENCY_WEIGHTS (and, for a dependency only our logs
+name, `log_dependency.LOG_DEPENDENCY_WEIGHTS`), and the causes without a change of ours TRAFFIC_WEIGHTS,
+EXHAUSTION_WEIGHTS, EXPIRY_WEIGHTS and INFRASTRUCTURE_WEIGHTS. The bias of -3 means a candidate with no
+supporting feature sits near 0.05: confidence has to be earned. Calibration points: a deploy
 of the service 10 minutes before the alarm, followed by the metric shift and new errors within minutes, scores
 about 0.9; an upstream dependency that alarmed before our metric moved, with nothing else, just over 0.5, and
 about 0.85 when our new errors name it; a doubled request rate that came first, with nothing else, about 0.73;
@@ -16,7 +17,11 @@ zone about 0.55, about 0.85 when the new errors name the same zone.
 
 Scoring runs in two passes: changes and dependencies first, then the causes without a change, which take the
 best change confidence (`change_explains`) and an upstream alarm that came first (`dependency_explains`) as
-counter-evidence, so a decisive change or dependency is not shadowed by the symptoms it caused.
+counter-evidence, so a decisive change or dependency is not shadowed by the symptoms it caused. A dependency
+that only our new errors name (no alarm of it: a third-party API) comes last: failed calls are what every
+other cause looks like from our side too, so it takes the best confidence of any other candidate against it
+(`other_cause_explains`); when its failed calls are the first new errors, with nothing else, it scores about
+0.75.
 
 The `unknown` hypothesis (abstain) always comes along with confidence 1 - (best candidate's confidence);
 when no candidate reaches `abstain_below`, `unknown` goes first. Ties are broken by category and culprit so
@@ -55,6 +60,14 @@ from oncall_agent.investigation.correlate.causes import (
 )
 from oncall_agent.investigation.correlate.context import CorrelationContext
 from oncall_agent.investigation.correlate.features import Scored, change_features, dependency_features, upstream_first
+from oncall_agent.investigation.correlate.log_dependency import (
+    LOG_DEPENDENCY_WEIGHTS,
+    UPSTREAM_ERRORS_FIRST_WEIGHT,
+    explained_by_other,
+    log_dependency_candidates,
+    log_dependency_features,
+    upstream_errors_first,
+)
 
 BIAS = -3.0
 CHANGE_WEIGHTS = {
@@ -67,6 +80,7 @@ CHANGE_WEIGHTS = {
     "past_incident_match": 0.6,
     "errors_predate_change": -2.0,
     "upstream_alarm_first": -1.5,
+    "upstream_errors_first": UPSTREAM_ERRORS_FIRST_WEIGHT,
     "superseded": -0.7,
     "overtaken": -1.0,
     "chronic_mention": -0.5,
@@ -88,6 +102,7 @@ CREDENTIAL_CHANGE_WEIGHTS = {
     "no_credential_errors": -1.5,
     "errors_predate_change": -1.5,
     "upstream_alarm_first": -1.5,
+    "upstream_errors_first": UPSTREAM_ERRORS_FIRST_WEIGHT,
     "superseded": -0.7,
     "chronic_mention": -0.5,
     "after_onset": -3.0,
@@ -158,6 +173,7 @@ _SUMMARY_ORDER = (
     "new_signatures_after",
     "logs_mention_change",
     "logs_mention_dependency",
+    "dependency_errors_first",
     "gradual",
     "strained",
     "change_ticket",
@@ -165,12 +181,14 @@ _SUMMARY_ORDER = (
     "superseded",
     "overtaken",
     "upstream_alarm_first",
+    "upstream_errors_first",
     "load_surge",
     "infra_alarm_first",
     "autoscaling",
     "expired_credentials",
     "change_explains",
     "dependency_explains",
+    "other_cause_explains",
 )
 
 
@@ -184,8 +202,8 @@ def _unique(ids: list[str]) -> list[str]:
 
 
 def _head(cand: Candidate) -> str:
-    if cand.category is Category.DEPENDENCY:
-        return f"Upstream dependency {cand.culprit} is in ALARM"
+    if cand.category is Category.DEPENDENCY:  # tokens: the names a dependency without an alarm was found by
+        return f"Upstream dependency {cand.culprit} is {'failing our calls' if cand.tokens else 'in ALARM'}"
     if cand.category is Category.DEPLOY:
         return f"The {cand.label}"
     if cand.category is Category.CONFIG_CHANGE:
@@ -238,7 +256,9 @@ def _unknown(best: float, facts: Facts, candidates: int) -> Hypothesis:
     )
 
 
-def _change_scored(facts: Facts, found: Symptoms, upstream: float) -> list[tuple[Scored, dict[str, float]]]:
+def _change_scored(
+    facts: Facts, found: Symptoms, upstream: float, logged: list[Scored]
+) -> list[tuple[Scored, dict[str, float]]]:
     changes: list[Candidate] = change_candidates(facts)
     evidence = {e.id: e for e in [*facts.deploys, *facts.changes]}
     result = []
@@ -251,6 +271,7 @@ def _change_scored(facts: Facts, found: Symptoms, upstream: float) -> list[tuple
         else:
             scored, weights = change_features(cand, facts, changes, upstream), CHANGE_WEIGHTS
         change_counters(scored, facts, found, evidence.get(cand.evidence_ids[0]))
+        upstream_errors_first(scored, logged)
         result.append((scored, weights))
     return result
 
@@ -260,7 +281,8 @@ def _scored(facts: Facts) -> list[tuple[Scored, dict[str, float]]]:
     dependencies = dependency_candidates(facts)
     alarms = {c.culprit: [e for e in facts.alarms if e.id in c.evidence_ids] for c in dependencies}
     upstream = max((upstream_first(items, facts)[0] for items in alarms.values()), default=0.0)
-    result = _change_scored(facts, found, upstream)
+    logged = [log_dependency_features(cand, facts) for cand in log_dependency_candidates(facts)]
+    result = _change_scored(facts, found, upstream, logged)
     for cand in dependencies:
         scored = dependency_features(cand, facts)
         dependency_counters(scored, facts, found)
@@ -284,7 +306,11 @@ def _scored(facts: Facts) -> list[tuple[Scored, dict[str, float]]]:
     ]
     for scored, _ in causes:
         explained(scored, best_change, upstream)
-    return result + causes
+    others = [(confidence(s.features, w), s.candidate.label) for s, w in causes]
+    best_other = max([*others, *([best_change] if best_change else [])], default=None)
+    for scored in logged:
+        explained_by_other(scored, best_other)
+    return result + causes + [(scored, LOG_DEPENDENCY_WEIGHTS) for scored in logged]
 
 
 _CATEGORY_ORDER = {category: index for index, category in enumerate(Category)}
