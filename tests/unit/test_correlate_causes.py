@@ -234,6 +234,21 @@ def test_oom_kills_after_the_memory_alarm_are_exhaustion_of_the_service_itself()
     assert 0.5 <= alone.confidence < top.confidence
 
 
+def test_an_open_files_alarm_on_the_task_family_and_too_many_open_files_are_the_service_itself() -> None:
+    fds = MetricSpec(
+        namespace="ECS/ContainerInsights/Prometheus",
+        name="process_open_fds",
+        dimensions={"ClusterName": "prod-web", "TaskDefinitionFamily": "checkout"},
+    )
+    accept = "ERROR http: Accept error: accept tcp [::]:8080: accept4: too many open files; retrying in 1s"
+    alarms = build.related_alarm_evidence([alarm("checkout-open-fds-high", -20, fds, "checkout")], CTX)
+    hypotheses = ranked(alarms, five_xx_from(-10), logs(STEADY, (-12, accept)))
+    top = hypotheses[0]
+    assert (top.category, top.culprit) == (Category.RESOURCE_EXHAUSTION, "checkout")  # not the cluster
+    assert top.features["saturated"] == 1.0 and top.features["exhaustion_logs"] == 1.0
+    assert [h.culprit for h in hypotheses if h.category is Category.RESOURCE_EXHAUSTION] == ["checkout"]
+
+
 def test_lines_that_name_a_database_endpoint_are_about_that_database() -> None:
     alarms = build.related_alarm_evidence([alarm("orders-db-connections", -25, CONNECTIONS)], CTX)
     hypotheses = ranked(alarms, five_xx_from(-10), logs(STEADY, (-11, TOO_MANY)))

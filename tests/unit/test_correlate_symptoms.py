@@ -16,6 +16,8 @@ from oncall_agent.investigation.correlate import symptoms
         ("AWS/Lambda", "Invocations", "load"),
         ("AWS/ECS", "MemoryUtilization", "saturation"),
         ("AWS/RDS", "FreeStorageSpace", "saturation"),
+        ("ECS/ContainerInsights/Prometheus", "process_open_fds", "saturation"),
+        ("CWAgent", "procstat_num_fds", "saturation"),
         ("AWS/EC2", "StatusCheckFailed_System", "infrastructure"),
         ("AWS/ApplicationELB", "UnHealthyHostCount", "infrastructure"),
         ("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", None),
@@ -36,6 +38,7 @@ def test_free_space_balances_and_health_are_bad_when_they_fall() -> None:
 
 def test_the_most_specific_resource_dimension_names_the_resource() -> None:
     assert symptoms.metric_resource({"ClusterName": "prod", "ServiceName": "checkout"}) == "checkout"
+    assert symptoms.metric_resource({"ClusterName": "prod", "TaskDefinitionFamily": "checkout"}) == "checkout"
     balancer = {"LoadBalancer": "app/x/1", "TargetGroup": "targetgroup/tg/2"}
     assert symptoms.metric_resource(balancer) == "targetgroup/tg/2"
     assert symptoms.metric_zone({"TargetGroup": "tg", "AvailabilityZone": "us-east-1b"}) == "us-east-1b"
@@ -70,6 +73,7 @@ def test_credential_failures(line: str, expected: str | None) -> None:
         ("FATAL: remaining connection slots are reserved for non-replication superusers", ("connections", 1.0)),
         ('ERROR: could not extend file "base/1/2": No space left on device', ("disk", 1.0)),
         ("HikariPool-1 - Connection is not available, request timed out after 30000ms", ("pool", 0.5)),
+        ("http: Accept error: accept tcp [::]:8080: accept4: too many open files; retrying in 1s", ("threads", 1.0)),
         ("POST /orders 500 boom", None),
         ("connect timed out", None),
     ],

@@ -58,6 +58,8 @@ SATURATION_METRICS: dict[str, str] = {
     "ReadThrottleEvents": "up",
     "WriteThrottleEvents": "up",
     "ErrorPortAllocation": "up",  # NAT gateway source ports
+    "process_open_fds": "up",  # Prometheus process collector (Container Insights Prometheus, AMP)
+    "procstat_num_fds": "up",  # CloudWatch agent procstat
     "FreeStorageSpace": "down",
     "FreeableMemory": "down",
     "FreeLocalStorage": "down",
@@ -87,6 +89,7 @@ RESOURCE_DIMENSIONS = (
     "CacheClusterId",
     "ReplicationGroupId",
     "ServiceName",
+    "TaskDefinitionFamily",  # Container Insights task metrics (Prometheus too): the service's tasks
     "FunctionName",
     "InstanceId",
     "NatGatewayId",
