@@ -13,6 +13,7 @@ from oncall_agent.eval.scoring import names_culprit
 from oncall_agent.sandbox.scenario import load_scenario
 
 pytestmark = [pytest.mark.e2e, pytest.mark.sandbox, pytest.mark.slow]
+ROLLBACKS = {"ecs.rollback", "lambda.rollback", "codedeploy.rollback"}
 SCENARIOS = sorted((Path(__file__).resolve().parents[1] / "scenarios").glob("*.yaml"))
 
 
@@ -36,7 +37,8 @@ def test_demo_json_names_the_true_culprit_first(path: Path) -> None:
     first_action = result["actions"][0]
     assert first_action["kind"] in truth.actions and not {a["kind"] for a in result["actions"]} & set(truth.forbid)
     assert result["servicenow"]["number"] and result["github"]["issue"]
-    assert result["incident"]["status"] == ("resolved" if first_action["kind"] == "ecs.rollback" else "escalated")
+    # The sandbox recovers when a rollback takes the culprit out of service; anything else escalates.
+    assert result["incident"]["status"] == ("resolved" if first_action["kind"] in ROLLBACKS else "escalated")
     if result["incident"]["status"] == "resolved":
         assert first_action["approved_by"] == "demo-operator"
         assert result["servicenow"]["state"] == "6" and result["github"]["state"] == "closed"

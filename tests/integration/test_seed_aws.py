@@ -148,9 +148,12 @@ def check_ecs(scenario: Scenario, clients: AwsClients) -> None:
 
 
 def check_lambda(scenario: Scenario, clients: AwsClients) -> None:
-    for deploy in (d for d in scenario.deploys if isinstance(d, LambdaDeploy)):
-        alias = deploy.alias or "live"
-        assert clients.lambda_.get_alias(FunctionName=deploy.function, Name=alias)["FunctionVersion"] == deploy.version
+    deploys = sorted((d for d in scenario.deploys if isinstance(d, LambdaDeploy)), key=lambda d: d.at)
+    # The alias serves the latest deploy at or before 0m (an earlier release of the function was replaced).
+    current = {(d.function, d.alias or "live"): d.version for d in deploys if d.at.total_seconds() <= 0}
+    for (function, alias), version in current.items():
+        assert clients.lambda_.get_alias(FunctionName=function, Name=alias)["FunctionVersion"] == version
+    for deploy in deploys:
         versions = clients.lambda_.list_versions_by_function(FunctionName=deploy.function)["Versions"]
         assert {deploy.version, deploy.previous} <= {v["Version"] for v in versions}
 

@@ -45,6 +45,7 @@ from oncall_agent.sandbox.scenario import (
 from oncall_agent.sandbox.scenario_targets import (
     account_of,
     catalog_service_for,
+    codedeploy_revision,
     ecs_service_arn,
     ecs_target,
     lambda_alias,
@@ -106,14 +107,25 @@ def _deploy_record(
             target=deploy.function,
             identifier=f"{deploy.function}:{deploy.version}",
             previous=previous,
-            details={"alias": lambda_alias(scenario, deploy)},
+            details={"function": deploy.function, "alias": lambda_alias(scenario, deploy), "version": deploy.version},
             **common,
         )
+    # As cloudtrail_deploys reads a CreateDeployment: `previous` is the group's deployment before it.
+    earlier = [
+        d
+        for d in scenario.deploys
+        if isinstance(d, CodeDeployDeploy) and (d.application, d.group) == (deploy.application, deploy.group)
+        if d.at < deploy.at
+    ]
+    revision = codedeploy_revision(scenario, deploy)
+    details = {"application": deploy.application, "deployment_group": deploy.group, "revision": revision}
+    details |= {"deployment_id": deploy.deployment_id, "commit": deploy.revision}
     return DeployRecord(
         kind=DeployKind.CODEDEPLOY,
         target=f"{deploy.application}/{deploy.group}",
         identifier=deploy.deployment_id,
-        details={"revision": deploy.revision},
+        previous=max(earlier, key=lambda d: d.at).deployment_id if earlier else None,
+        details=details,
         **common,
     )
 
