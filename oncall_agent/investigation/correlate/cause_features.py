@@ -56,7 +56,9 @@ from oncall_agent.domain.evidence import Category, Evidence
 from oncall_agent.domain.time import as_utc
 from oncall_agent.investigation.correlate import symptoms
 from oncall_agent.investigation.correlate.candidates import CHRONIC_ALARM_MINUTES, Candidate, Facts
-from oncall_agent.investigation.correlate.causes import Symptoms, active_alarms, own_shift
+from oncall_agent.investigation.correlate.cause_common import own_shift
+from oncall_agent.investigation.correlate.causes import Symptoms
+from oncall_agent.investigation.correlate.exhaustion import active_alarms
 from oncall_agent.investigation.correlate.features import (
     SLACK_MINUTES,
     Scored,

@@ -5,13 +5,7 @@ an infrastructure (AWS-side) failure. `read_symptoms` sorts what the evidence sa
 - traffic_surge (no culprit: no single identifier names a surge): the load rose - the alarm's own metric is a
   load metric (RequestCount, Invocations...) that went up, the routine log lines (the requests the service
   serves every day) came faster, or a load alarm of the service is in ALARM.
-- resource_exhaustion, one per resource (culprit: the resource id - this service's ECS service or Lambda
-  function, a database, a cache): saturation alarms or the alarm's own saturation metric (memory,
-  connections, free storage...) and log lines that say capacity ran out (OOM kills, "too many connections",
-  "No space left on device", pool exhausted). Lines that name a managed database or cache endpoint, or a
-  dependency that is not a catalog service, are about that resource; unnamed connection and disk lines (a
-  client reports those about its server) are about the one resource with a saturation alarm of that kind, if
-  this service has none; other lines are about this service. A node (`sessions-redis-001`) is its cluster.
+- resource_exhaustion, one per resource: see `exhaustion`.
 - credential_expiry without a change (culprit: the certificate of a DaysToExpiry alarm - of this service, else
   of a dependency it calls, whose server certificate it verifies - else the first identifier the failing lines
   name, else none): log lines that say a certificate, token, key or password expired or was rejected. (A
@@ -30,20 +24,22 @@ from datetime import datetime
 from oncall_agent.domain.evidence import Category, Evidence
 from oncall_agent.domain.time import as_utc
 from oncall_agent.investigation.correlate import relations, symptoms
-from oncall_agent.investigation.correlate.candidates import (
-    CHRONIC_ALARM_MINUTES,
-    Candidate,
-    Facts,
-    alarm_metric_class,
-    resource_strain,
+from oncall_agent.investigation.correlate.candidates import Candidate, Facts, alarm_metric_class
+from oncall_agent.investigation.correlate.cause_common import (
+    INCREASED_SHARE,
+    NOISY_LEVELS,
+    active,
+    bad_way,
+    metric_of,
+    own_shift,
+    ratio,
+    texts,
 )
+from oncall_agent.investigation.correlate.exhaustion import Strain, strains
 
 MIN_LOAD_RATIO = 1.3
 """A load at least this many times its baseline is a rise worth a candidate."""
 CERTIFICATE_METRICS = frozenset({"DaysToExpiry"})
-NOISY_LEVELS = ("ERROR", "WARN")
-INCREASED_SHARE = 0.6
-"""A signature that was there before and grew says less than one that is new: its strength counts this much."""
 
 
 @dataclass(frozen=True)
@@ -61,18 +57,6 @@ class Load:
     @property
     def present(self) -> bool:
         return (self.ratio is not None and self.ratio >= MIN_LOAD_RATIO) or bool(self.alarm_ids) or self.own_alarm
-
-
-@dataclass
-class Strain:
-    """What says one resource is running out."""
-
-    resource: str
-    kinds: set[str] = field(default_factory=set)
-    alarms: list[Evidence] = field(default_factory=list)  # saturation alarms and the alarm metric's own shift
-    logs: list[Evidence] = field(default_factory=list)
-    log_strength: float = 0.0
-    own_shift: Evidence | None = None
 
 
 @dataclass(frozen=True)
@@ -101,55 +85,6 @@ class Symptoms:
     host_errors: dict[str, list[str]]
 
 
-def own_resource(facts: Facts) -> str:
-    """The id this service's own resource goes by: its ECS service, its Lambda function, else its name."""
-    service = facts.ctx.service
-    if service.ecs:
-        return service.ecs.service
-    if service.lambda_:
-        return service.lambda_.function
-    return service.name
-
-
-def _canonical(resource: str | None, facts: Facts) -> str:
-    if not resource or resource in relations.service_names(facts.ctx.service):
-        return own_resource(facts)
-    return resource
-
-
-def texts(item: Evidence) -> list[str]:
-    return [str(item.details.get("template", "")), *map(str, item.details.get("samples") or [])]
-
-
-def _metric(item: Evidence) -> tuple[str, str, dict[str, str]]:
-    if "metric" in item.details and isinstance(item.details["metric"], dict):  # a related alarm
-        metric = item.details["metric"]
-        return str(metric.get("namespace", "")), str(metric.get("name", "")), dict(metric.get("dimensions") or {})
-    return (
-        str(item.details.get("namespace", "")),
-        str(item.details.get("metric", "")),
-        item.details.get("dimensions") or {},
-    )
-
-
-def own_shift(facts: Facts) -> Evidence | None:
-    """The alarm metric's detected shift, if any."""
-    return next((e for e in facts.shifts if e.details.get("alarm_metric") and e.details.get("detected")), None)
-
-
-def _bad_way(item: Evidence, name: str) -> bool:
-    return item.details.get("direction") == symptoms.bad_direction(name)
-
-
-def _ratio(item: Evidence) -> float:
-    before, after = float(item.details.get("before") or 0.0), float(item.details.get("after") or 0.0)
-    return round(after / before, 3) if before > 0 else (10.0 if after > 0 else 1.0)
-
-
-def _active(item: Evidence) -> bool:
-    return float(item.details.get("minutes_before_onset") or 0.0) <= CHRONIC_ALARM_MINUTES
-
-
 # --- load ----------------------------------------------------------------------------------------------------
 
 
@@ -159,16 +94,16 @@ def _load(facts: Facts) -> Load:
     metric = facts.ctx.alarm_metric
     own_is_load = metric is not None and symptoms.metric_class(metric.namespace, metric.name) == symptoms.LOAD
     if own is not None and own_is_load and own.details.get("direction") == "up" and own.at:
-        numeric.append((_ratio(own), as_utc(own.at), own.id))
+        numeric.append((ratio(own), as_utc(own.at), own.id))
     for item in facts.shifts:
         if item.details.get("derived") == "logs" and item.details.get("direction") == "up" and item.at:
-            numeric.append((_ratio(item), as_utc(item.at), item.id))
+            numeric.append((ratio(item), as_utc(item.at), item.id))
     alarms = [
         e
         for e in facts.alarms
         if e.details.get("relation") in (relations.SELF, relations.RESOURCE)
         and alarm_metric_class(e) == symptoms.LOAD
-        and _active(e)
+        and active(e)
     ]
     rising = [n for n in numeric if n[0] >= MIN_LOAD_RATIO]
     return Load(
@@ -182,100 +117,6 @@ def _load(facts: Facts) -> Load:
 
 
 # --- strain --------------------------------------------------------------------------------------------------
-
-
-def _strain_resource_of_alarm(item: Evidence, facts: Facts) -> str | None:
-    relation = item.details.get("relation")
-    _, _, dimensions = _metric(item)
-    named = symptoms.metric_resource(dimensions)
-    if relation in (relations.SELF, relations.RESOURCE):
-        return _canonical(named, facts)
-    if relation == relations.UPSTREAM and resource_strain(item, facts.ctx):
-        return named or str(item.details.get("service"))
-    return None
-
-
-def _resource_dependencies(facts: Facts) -> set[str]:
-    """Dependencies that are resources rather than catalog services (a database, a cache)."""
-    return {name for name in facts.ctx.service.depends_on if facts.ctx.catalog_entry(name) is None}
-
-
-def _strain_resource_of_line(item: Evidence, kind: str, facts: Facts, alarmed: dict[str, set[str]]) -> str:
-    """The resource a line that says capacity ran out is about: a database or cache endpoint it names, else (for
-    connections and disk, which a client reports about its server) a resource dependency it names or, failing
-    that, the one resource with a saturation alarm of the same kind when this service has none; else this
-    service. (`alarmed`: resource -> kinds of its saturation alarms.)"""
-    lines = texts(item)
-    managed = sorted(symptoms.managed_resources(lines))
-    if managed:
-        return managed[0]
-    own = own_resource(facts)
-    if kind in ("connections", "disk"):
-        named = relations.mentions(lines, _resource_dependencies(facts))
-        if named:
-            return named[0]
-        same_kind = sorted(resource for resource, kinds in alarmed.items() if kind in kinds)
-        if same_kind and own not in same_kind and len(same_kind) == 1:
-            return same_kind[0]
-    return own
-
-
-def _strains(facts: Facts) -> dict[str, Strain]:
-    strains: dict[str, Strain] = {}
-
-    def strain(resource: str) -> Strain:
-        return strains.setdefault(resource, Strain(resource))
-
-    own = own_shift(facts)
-    metric = facts.ctx.alarm_metric
-    own_class = symptoms.metric_class(metric.namespace, metric.name) if metric else None
-    if own is not None and metric is not None and own_class == symptoms.SATURATION and _bad_way(own, metric.name):
-        found = strain(_canonical(symptoms.metric_resource(metric.dimensions), facts))
-        found.kinds.add(metric.name)
-        found.alarms.append(own)
-        found.own_shift = own
-    for item in facts.alarms:
-        if alarm_metric_class(item) != symptoms.SATURATION:
-            continue
-        resource = _strain_resource_of_alarm(item, facts)
-        if resource is not None:
-            found = strain(resource)
-            found.kinds.add(_metric(item)[1])
-            found.alarms.append(item)
-    alarmed = {
-        resource: {k for name in strain.kinds if (k := symptoms.saturation_kind(name))}
-        for resource, strain in strains.items()
-    }
-    for item in facts.signatures:
-        exhausted = symptoms.exhaustion_class(texts(item))
-        if exhausted is None:
-            continue
-        kind, strength = exhausted
-        if item.details.get("level") not in NOISY_LEVELS and not (strength >= 1.0 and item.details.get("new")):
-            continue
-        found = strain(_strain_resource_of_line(item, kind, facts, alarmed))
-        found.kinds.add(kind)
-        found.logs.append(item)
-        found.log_strength = max(found.log_strength, strength * (1.0 if item.details.get("new") else INCREASED_SHARE))
-    return _merge_members(strains, own_resource(facts))
-
-
-def _merge_members(strains: dict[str, Strain], own: str) -> dict[str, Strain]:
-    """A node or member of a resource (`sessions-redis-001`, `orders-db-instance-1`) is that resource
-    (`sessions-redis`, `orders-db`): metrics name nodes, endpoints name clusters. (Not this service's own
-    resource: `checkout-db` is not a part of `checkout`.)"""
-    for name in sorted(strains, key=len, reverse=True):
-        parents = (other for other in sorted(strains, key=len) if other != own and name.startswith(f"{other}-"))
-        parent = next(parents, None)
-        if parent is None:
-            continue
-        member, into = strains.pop(name), strains[parent]
-        into.kinds |= member.kinds
-        into.alarms += member.alarms
-        into.logs += member.logs
-        into.log_strength = max(into.log_strength, member.log_strength)
-        into.own_shift = into.own_shift or member.own_shift
-    return strains
 
 
 # --- credentials and infrastructure ------------------------------------------------------------------------
@@ -302,11 +143,11 @@ def _infra_alarms(facts: Facts) -> list[InfraAlarm]:
     own = own_shift(facts)
     metric = facts.ctx.alarm_metric
     own_class = symptoms.metric_class(metric.namespace, metric.name) if metric else None
-    if own is not None and metric is not None and own_class == symptoms.INFRASTRUCTURE and _bad_way(own, metric.name):
+    if own is not None and metric is not None and own_class == symptoms.INFRASTRUCTURE and bad_way(own, metric.name):
         items.append(own)
     found = []
     for item in items:
-        _, name, dimensions = _metric(item)
+        _, name, dimensions = metric_of(item)
         zone = symptoms.metric_zone(dimensions)
         host = dimensions.get("InstanceId") or dimensions.get("VolumeId")
         specific = zone or host or name in symptoms.AWS_SIDE_CHECKS or name.startswith("StatusCheckFailed")
@@ -329,14 +170,14 @@ def _certificate_alarms(facts: Facts) -> list[Evidence]:
     """Certificate expiry alarms of this service (a certificate it presents) and then of the dependencies it
     calls (a server certificate it verifies: an expired one fails our handshakes just the same)."""
     order = {relations.SELF: 0, relations.RESOURCE: 0, relations.UPSTREAM: 1}
-    found = [e for e in facts.alarms if e.details.get("relation") in order and _metric(e)[1] in CERTIFICATE_METRICS]
+    found = [e for e in facts.alarms if e.details.get("relation") in order and metric_of(e)[1] in CERTIFICATE_METRICS]
     return sorted(found, key=lambda e: order[str(e.details.get("relation"))])
 
 
 def read_symptoms(facts: Facts) -> Symptoms:
     return Symptoms(
         load=_load(facts),
-        strains=_strains(facts),
+        strains=strains(facts),
         credentials=_credentials(facts),
         certificate_alarms=_certificate_alarms(facts),
         infra_alarms=_infra_alarms(facts),
@@ -357,31 +198,9 @@ def traffic_candidates(facts: Facts, found: Symptoms) -> list[Candidate]:
     return [Candidate(Category.TRAFFIC_SURGE, "", at, ids, "a traffic surge")]
 
 
-def _strain_at(strain: Strain) -> datetime | None:
-    """When the strain began: its first line or its first alarm that is not chronic."""
-    times = [as_utc(e.at) for e in [*active_alarms(strain), *strain.logs] if e.at]
-    return min(times, default=None)
-
-
-def active_alarms(strain: Strain) -> list[Evidence]:
-    """Its alarms (and the alarm metric's shift) that started within the last 6 hours."""
-    return [e for e in strain.alarms if e.details.get("alarm_metric") or _active(e)]
-
-
-def exhaustion_candidates(facts: Facts, found: Symptoms) -> list[Candidate]:
-    result = []
-    for resource, strain in sorted(found.strains.items()):
-        ids = [e.id for e in [*strain.alarms, *strain.logs]]
-        kinds = ", ".join(sorted(strain.kinds))
-        label = f"{resource} is running out ({kinds})"
-        tokens = frozenset({resource})
-        result.append(Candidate(Category.RESOURCE_EXHAUSTION, resource, _strain_at(strain), ids, label, tokens))
-    return result
-
-
 def credential_culprit(facts: Facts, found: Symptoms) -> str | None:
     for alarm in found.certificate_alarms:
-        certificate = _metric(alarm)[2].get("CertificateArn")
+        certificate = metric_of(alarm)[2].get("CertificateArn")
         if certificate:
             return str(certificate)
     # An AccessDenied names a principal or a resource, not the credential: only expired or rejected ones count.

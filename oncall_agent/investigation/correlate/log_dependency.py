@@ -32,7 +32,7 @@ from oncall_agent.domain.evidence import Category, Evidence
 from oncall_agent.domain.time import as_utc
 from oncall_agent.investigation.correlate import relations, symptoms
 from oncall_agent.investigation.correlate.candidates import Candidate, Facts
-from oncall_agent.investigation.correlate.causes import texts
+from oncall_agent.investigation.correlate.cause_common import texts
 from oncall_agent.investigation.correlate.features import SLACK_MINUTES, Scored, past_features, span
 
 LOG_DEPENDENCY_WEIGHTS = {

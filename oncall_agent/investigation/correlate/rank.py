@@ -52,13 +52,13 @@ from oncall_agent.investigation.correlate.cause_features import (
 )
 from oncall_agent.investigation.correlate.causes import (
     Symptoms,
-    exhaustion_candidates,
     expiry_candidates,
     infrastructure_candidates,
     read_symptoms,
     traffic_candidates,
 )
 from oncall_agent.investigation.correlate.context import CorrelationContext
+from oncall_agent.investigation.correlate.exhaustion import exhaustion_candidates
 from oncall_agent.investigation.correlate.features import Scored, change_features, dependency_features, upstream_first
 from oncall_agent.investigation.correlate.log_dependency import (
     LOG_DEPENDENCY_WEIGHTS,
@@ -297,7 +297,7 @@ def _scored(facts: Facts) -> list[tuple[Scored, dict[str, float]]]:
     )
     causes: list[tuple[Scored, dict[str, float]]] = [
         *((traffic_features(c, facts, found), TRAFFIC_WEIGHTS) for c in traffic_candidates(facts, found)),
-        *((exhaustion_features(c, facts, found), EXHAUSTION_WEIGHTS) for c in exhaustion_candidates(facts, found)),
+        *((exhaustion_features(c, facts, found), EXHAUSTION_WEIGHTS) for c in exhaustion_candidates(found.strains)),
         *((expiry_features(c, facts, found), EXPIRY_WEIGHTS) for c in expiry_candidates(facts, found)),
         *(
             (infrastructure_features(c, facts, found), INFRASTRUCTURE_WEIGHTS)
