@@ -19,12 +19,16 @@ Measurements, both from the agent's own records (not the wall time of the world 
   approximates the slowest gather branch; `source_seconds` holds each gather branch's exact wall time as the
   graph recorded it (`slowest_source`, `slowest_source_seconds`).
 
+The investigation runs with the heap as it was after seeding frozen (`gc.freeze`): full collections over the
+sandbox's own objects are harness cost, not the agent's.
+
 `latency_ms` adds that many milliseconds to every stand-in request (`FaultInjector.set_latency`) and to every
 moto request (`moto_latency.set_latency`), from just before the alarm fires (seeding stays fast).
 """
 
 from __future__ import annotations
 
+import gc
 import tempfile
 import time
 from collections import Counter
@@ -130,7 +134,7 @@ def run_scenario(scenario: Scenario, *, latency_ms: int = 0, timeout: float = DE
                 world.start()
                 world.seed()
                 settings = eval_settings(world, Path(tmp))
-                observed = _observe(world, settings, latency_ms, timeout)
+                observed = _observe_frozen(world, settings, latency_ms, timeout)
             finally:
                 moto_latency.set_latency(0)
                 world.stop()
@@ -138,6 +142,18 @@ def run_scenario(scenario: Scenario, *, latency_ms: int = 0, timeout: float = DE
         return _failed(scenario, f"{type(exc).__name__}: {exc}", settings, latency_ms)
     assert settings is not None
     return score_observation(scenario, observed, settings.investigation.abstain_below, latency_ms)
+
+
+def _observe_frozen(world: SandboxWorld, settings: Settings, latency_ms: int, timeout: float) -> Observation:
+    """`_observe` with the heap so far frozen: the sandbox's own objects (moto's seeded state, earlier worlds)
+    are not the agent's, and full garbage collections scanning them (0.5-1.5 s each late in a run) would
+    otherwise land inside the measured window at random."""
+    gc.collect()
+    gc.freeze()
+    try:
+        return _observe(world, settings, latency_ms, timeout)
+    finally:
+        gc.unfreeze()
 
 
 def eval_settings(world: SandboxWorld, folder: Path) -> Settings:

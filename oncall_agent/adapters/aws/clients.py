@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 import boto3
+import botocore.loaders
+import botocore.session
 from botocore.config import Config
 
 from oncall_agent.domain.budget import charge
@@ -16,6 +18,7 @@ from oncall_agent.domain.budget import charge
 DEFAULT_MAX_ATTEMPTS = 3
 DEFAULT_CONNECT_TIMEOUT = 3.0
 DEFAULT_READ_TIMEOUT = 10.0
+_LOADER = botocore.loaders.create_loader()
 
 
 def client_config(
@@ -54,9 +57,13 @@ def make_client(
 
     Each call uses its own boto3 Session: the default session is not thread-safe to create clients from, and
     clients are built from several threads (poller, workers). Clients themselves are thread-safe: callers
-    should build one per (service, region) and keep it.
+    should build one per (service, region) and keep it. The sessions share one loader, so the service models
+    are read from disk once per process, not once per client (a fresh loader scans botocore's data folder).
     """
+    core = botocore.session.Session()
+    core.register_component("data_loader", _LOADER)
     session = boto3.session.Session(
+        botocore_session=core,
         aws_access_key_id=access_key_id,
         aws_secret_access_key=secret_access_key,
         region_name=region,
