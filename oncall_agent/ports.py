@@ -180,6 +180,11 @@ class IssueTracker(Protocol):
 
     def search_issues(self, repo: str, text: str) -> list[TicketRecord]: ...
 
+    def recent_issues(self, repo: str, since: datetime) -> list[TicketRecord]:
+        """Issues (not pulls) of `repo` updated since `since`, newest first, bounded: the known problems a new
+        error signature may match."""
+        ...
+
     def ensure_issue(self, repo: str, marker: str, title: str, body: str, labels: list[str]) -> IssueRef:
         """Find the issue whose body holds `marker` (a hidden HTML comment), or create it (never two)."""
         ...

@@ -131,6 +131,16 @@ class GitHubTracker:
         )
         return [ticket_record(repo, hit) for hit in hits]
 
+    def recent_issues(self, repo: str, since: datetime) -> list[TicketRecord]:
+        """Issues (not pulls) of `repo` updated since `since`, newest first; at most `search_limit`."""
+        moment = as_utc(since)
+
+        def listed() -> list[Any]:
+            found = self._gh.get_repo(repo).get_issues(state="all", since=moment, sort="updated", direction="desc")
+            return list(itertools.islice((i for i in found if i.pull_request is None), self._search_limit))
+
+        return [ticket_record(repo, issue) for issue in self._retry.call(f"list recent issues of {repo}", listed)]
+
     # --- writes -------------------------------------------------------------------------------------------------
     def ensure_issue(self, repo: str, marker: str, title: str, body: str, labels: list[str]) -> IssueRef:
         """The issue of ours whose body holds `marker` (open or closed: reopening is the caller's decision),

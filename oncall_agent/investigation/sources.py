@@ -7,7 +7,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from oncall_agent.domain.alarm import MetricSpec
@@ -19,6 +19,9 @@ from oncall_agent.investigation.correlate import evidence as build
 from oncall_agent.investigation.correlate.context import CorrelationContext
 from oncall_agent.investigation.correlate.signals import INCIDENT_WINDOW
 from oncall_agent.investigation.deps import Deps
+
+KNOWN_ISSUES = timedelta(days=90)
+"""How far back the service repository's issues are read: the known problems a new error signature may match."""
 
 
 def context_from_scope(deps: Deps, scope: dict[str, Any]) -> CorrelationContext:
@@ -108,7 +111,12 @@ def _tickets(deps: Deps, ctx: CorrelationContext, region: str) -> list[Evidence]
     if deps.tickets is not None and ctx.service.servicenow_ci:
         records += deps.tickets.change_requests(ctx.service.servicenow_ci, ctx.window_start, ctx.now)
     if deps.issues is not None and ctx.service.repo:
-        records += deps.issues.search_issues(ctx.service.repo, ctx.alarm_name)
+        repo = ctx.service.repo
+        found = [
+            *deps.issues.search_issues(repo, ctx.alarm_name),
+            *deps.issues.recent_issues(repo, ctx.now - KNOWN_ISSUES),
+        ]
+        records += list({record.number: record for record in found}.values())
     return build.ticket_evidence(records, ctx)
 
 

@@ -121,6 +121,17 @@ def test_search_issues_returns_issues_not_pulls(world: World) -> None:
     assert found[0].opened == NOW - timedelta(days=1)
 
 
+def test_recent_issues_are_issues_updated_since_newest_first_and_bounded(world: World) -> None:
+    world.state.add_issue(REPO, 7, "Promo pricing NPE", NOW - timedelta(days=2), ["bug"], body="NullPointer")
+    world.state.add_issue(REPO, 8, "Rounding on promo carts", NOW - timedelta(days=1), [], body="ArithmeticException")
+    world.state.add_issue(REPO, 6, "Old flaky test", NOW - timedelta(days=200), [], body="")
+    world.state.add_pull(REPO, 9, "promo pricing fix", None, "f" * 40, "dana")
+
+    found = world.tracker().recent_issues(REPO, NOW - timedelta(days=90))
+    assert [(r.number, r.kind) for r in found] == [("8", "issue"), ("7", "issue")]
+    assert [r.number for r in world.tracker(search_limit=1).recent_issues(REPO, NOW - timedelta(days=90))] == ["8"]
+
+
 def test_ensure_issue_twice_is_one_issue_with_the_marker(world: World) -> None:
     tracker = world.tracker()
 

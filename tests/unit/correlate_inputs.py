@@ -6,7 +6,8 @@ commits and CloudTrail changes follow trail_events.py (an ECS deploy's identifie
 alarms, tickets and past incidents come from `other_alarms`, `tickets` and `history`.
 
 `realistic=True` applies the sources' filters (this service's deploys and repository commits only, records
-in the lookback window, change requests on the service's CI, issues of its repository naming the alarm);
+in the lookback window, change requests on the service's CI, issues of its repository naming the alarm or
+recent);
 `realistic=False` hands over every record the scenario has, distractors included.
 """
 
@@ -261,9 +262,11 @@ def log_sample(scenario: Scenario, now: datetime, start: datetime, limit: int) -
 
 def _fetched(ticket: TicketRecord, service: Service, alarm_name: str, start: datetime, end: datetime) -> bool:
     """What the ticket sources ask for: change requests on the service's CI whose window overlaps the lookback
-    (or that start or were opened in it), and issues of the service's repository that mention the alarm."""
+    (or that start or were opened in it), and issues of the service's repository that mention the alarm or were
+    opened in the last 90 days (the known issues a new signature may match)."""
     if ticket.system == "github":
-        return ticket.ci == service.repo and alarm_name.lower() in ticket.title.lower()
+        recent = ticket.opened is not None and ticket.opened >= end - timedelta(days=90)
+        return ticket.ci == service.repo and (recent or alarm_name.lower() in ticket.title.lower())
     if ticket.kind != "change_request" or ticket.ci != service.servicenow_ci:
         return False
     if ticket.start and ticket.end and ticket.start <= end and ticket.end >= start:

@@ -60,6 +60,7 @@ from oncall_agent.investigation.correlate.causes import (
 from oncall_agent.investigation.correlate.context import CorrelationContext
 from oncall_agent.investigation.correlate.exhaustion import exhaustion_candidates
 from oncall_agent.investigation.correlate.features import Scored, change_features, dependency_features, upstream_first
+from oncall_agent.investigation.correlate.known_issues import cite_known_issues, match_known_issues
 from oncall_agent.investigation.correlate.log_dependency import (
     LOG_DEPENDENCY_WEIGHTS,
     UPSTREAM_ERRORS_FIRST_WEIGHT,
@@ -325,6 +326,8 @@ def rank(evidence: list[Evidence], ctx: CorrelationContext, abstain_below: float
     best = max((h.confidence for h in hypotheses), default=0.0)
     hypotheses.sort(key=lambda h: (-h.confidence, _CATEGORY_ORDER[h.category], h.culprit or ""))
     unknown = _unknown(best, facts, len(hypotheses))
+    known = match_known_issues(facts)
+    hypotheses, unknown = [cite_known_issues(h, known) for h in hypotheses], cite_known_issues(unknown, known)
     if best < abstain_below:
         return [unknown, *hypotheses]
     return sorted([*hypotheses, unknown], key=lambda h: -h.confidence)
