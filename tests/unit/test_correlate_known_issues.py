@@ -6,7 +6,8 @@ from __future__ import annotations
 from oncall_agent.domain.evidence import Category, EvidenceKind
 from oncall_agent.domain.records import TicketRecord
 from oncall_agent.investigation.correlate import evidence as build
-from oncall_agent.investigation.correlate.known_issues import names_the_signature
+from oncall_agent.investigation.correlate.candidates import read_facts
+from oncall_agent.investigation.correlate.known_issues import match_known_issues, names_the_signature
 from tests.unit.test_correlate_causes import CTX, STEADY, at, deploy, find, five_xx_from, logs, ranked
 
 ROUNDING = "ERROR CartTotals.applyPromotion failed: java.lang.ArithmeticException: Rounding necessary order=<*>"
@@ -55,8 +56,11 @@ def test_the_deploy_hypothesis_cites_the_known_issue_of_its_new_error_and_keeps_
     assert all(t.kind is EvidenceKind.TICKET for t in tickets)
 
 
-def test_a_chronic_error_is_not_matched_to_issues() -> None:
-    chronic = "WARN pool slow"  # logged every 15 minutes for three hours by `logs`
-    tickets = build.ticket_evidence([issue(90, "Hikari pool slow warnings: pool slow under load")], CTX)
-    hypotheses = ranked(five_xx_from(-8), logs(STEADY), tickets)
-    assert all("known_issue" not in h.features for h in hypotheses), chronic
+def test_an_issue_names_a_new_warning_but_not_the_same_words_in_a_chronic_one() -> None:
+    tickets = build.ticket_evidence([issue(90, "Hikari pool slow warnings under load")], CTX)
+    chronic = read_facts([*logs(STEADY), *tickets], CTX)  # `logs` writes "WARN pool slow" every 15 minutes
+    fresh = read_facts([*logs(STEADY, (-8, "WARN connection pool slow to lend a connection")), *tickets], CTX)
+
+    assert [s.details["template"] for s in chronic.chronic] == ["WARN pool slow"]
+    assert match_known_issues(chronic) == {}
+    assert list(match_known_issues(fresh).values()) == [[tickets[0].id]]
