@@ -28,6 +28,8 @@ lint: $(VENV)/.dev-installed
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/cfn-lint deploy/*.yaml
+	$(BIN)/hadolint deploy/Dockerfile
 
 check: lint test
 

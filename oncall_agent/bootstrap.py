@@ -14,17 +14,25 @@ from oncall_agent.adapters.aws.clients import make_client
 from oncall_agent.adapters.aws.cloudwatch import CloudWatchAlarmSource
 from oncall_agent.adapters.aws.sns import SnsSubscriptionConfirmer
 from oncall_agent.bootstrap_investigation import Investigation, build_investigation
+from oncall_agent.coordination.leader import LeaderElector, holder_id
+from oncall_agent.coordination.read_rates import DOCUMENTED_QUOTAS, ReadRates
 from oncall_agent.intake.grouping import Grouper
+from oncall_agent.intake.old_events import OldEventGate
 from oncall_agent.intake.poller import AlarmFilter, AlarmPoller
 from oncall_agent.intake.service import IntakeService, SubscriptionRequest
 from oncall_agent.intake.sns import mapped_certificate_fetcher, verify_message
-from oncall_agent.observability import IntakeMetrics, get_logger
+from oncall_agent.investigation.tracing import TRACER_NAME
+from oncall_agent.observability import IntakeMetrics, LlmMetrics, get_logger
 from oncall_agent.settings import Settings
 from oncall_agent.store.engine import make_engine
 from oncall_agent.store.incident_store import SqlIncidentStore
+from oncall_agent.store.leases import SqlLeaseStore
 from oncall_agent.store.migrate import upgrade
+from oncall_agent.store.rate_limits import SqlRateLimiter
+from oncall_agent.telemetry import TracerProvider, configure_tracing
 
 log = get_logger(__name__)
+POLLER_APP_ID = "oncall-agent-poller"
 
 
 def utc_now() -> datetime:
@@ -38,10 +46,12 @@ class Components:
     intake: IntakeService
     grouper: Grouper
     poller: AlarmPoller
+    leader: LeaderElector
     metrics: IntakeMetrics
     wake_grouper: Callable[[], None]
     background: ThreadPoolExecutor
     engine_dispose: Callable[[], None]
+    tracing: TracerProvider
     investigation: Investigation | None = None
 
     def dispose(self) -> None:
@@ -49,9 +59,12 @@ class Components:
         if self.investigation is not None:
             self.investigation.close()
         self.engine_dispose()
+        self.tracing.shutdown()  # flushes the OTLP batch, when there is one
 
 
-def aws_client_factory(settings: Settings, service: str) -> Callable[[str], Any]:
+def aws_client_factory(
+    settings: Settings, service: str, app_id: str | None = None, *, rates: ReadRates | None = None
+) -> Callable[[str], Any]:
     creds = settings.aws.credentials
     return partial(
         make_client,
@@ -59,7 +72,18 @@ def aws_client_factory(settings: Settings, service: str) -> Callable[[str], Any]
         endpoint_url=settings.aws.service_endpoints.get(service, settings.aws.endpoint_url),
         access_key_id=creds.access_key_id.get_secret_value() if creds else None,
         secret_access_key=creds.secret_access_key.get_secret_value() if creds else None,
+        app_id=app_id,
+        throttle=rates.throttle if rates is not None else None,
     )
+
+
+def read_rates(settings: Settings, engine: Any) -> ReadRates | None:
+    """The replicas' shared AWS read rates, or None when they are off (a sandbox endpoint)."""
+    aws = settings.aws
+    if not aws.rate_limited:
+        return None
+    quotas = {**DOCUMENTED_QUOTAS, **aws.quotas}
+    return ReadRates(SqlRateLimiter(engine), quotas, aws.quota_share, aws.rate_max_wait_seconds, time.sleep)
 
 
 def build_sns_verifier(settings: Settings) -> Callable[[dict[str, Any], datetime], None]:
@@ -90,6 +114,8 @@ def build_components(
     engine = make_engine(settings.store.url, busy_timeout_ms=int(settings.store.lock_timeout_seconds * 1000))
     store = SqlIncidentStore(engine)
     metrics = IntakeMetrics()
+    rates = read_rates(settings, engine)
+    tracing = configure_tracing(settings.telemetry)
     confirmer = SnsSubscriptionConfirmer(aws_client_factory(settings, "sns"))
 
     def confirm(request: SubscriptionRequest) -> None:
@@ -111,18 +137,41 @@ def build_components(
         on_stored=wake_grouper,
         on_subscription=lambda request: background.submit(confirm, request).add_done_callback(_log_failure),
     )
-    grouper = Grouper(store, settings.services, timedelta(seconds=settings.intake.grouping_window_seconds))
+    # Its own alarm source, not the poller's: these lookups run on every replica, the poller on one.
+    old_events = OldEventGate(
+        CloudWatchAlarmSource(aws_client_factory(settings, "cloudwatch", rates=rates)),
+        settings.intake.sns.max_event_age,
+        utc_now,
+        lambda verdict: metrics.old_events.labels(verdict).inc(),
+    )
+    window = timedelta(seconds=settings.intake.grouping_window_seconds)
+    grouper = Grouper(store, settings.services, window, old_events)
+
     poller = AlarmPoller(
-        source=CloudWatchAlarmSource(aws_client_factory(settings, "cloudwatch")),
+        # Its own app id in the User-Agent: CloudTrail (and the sandbox) tell the poller's calls from the rest.
+        source=CloudWatchAlarmSource(aws_client_factory(settings, "cloudwatch", POLLER_APP_ID, rates=rates)),
         store=store,
         regions=settings.aws.regions,
         alarm_filter=AlarmFilter(tuple(settings.aws.alarm_name_prefixes), frozenset(settings.aws.alarm_states)),
         on_stored=wake_grouper,
     )
+    leases = settings.leases
+    leader = LeaderElector(
+        SqlLeaseStore(engine, SystemClock()), holder_id(), timedelta(seconds=leases.ttl_seconds), leases.renew_seconds
+    )
     investigation = None
     if settings.investigation.enabled:
         investigation = build_investigation(
-            settings, store, engine, SystemClock(), partial(aws_client_factory, settings), wake_workers, time.sleep
+            settings,
+            store,
+            engine,
+            SystemClock(),
+            partial(aws_client_factory, settings, rates=rates),
+            wake_workers,
+            time.sleep,
+            on_outbox_failed=lambda target, operation: metrics.outbox_failed.labels(target, operation).inc(),
+            tracer=tracing.get_tracer(TRACER_NAME),
+            on_reasoned=LlmMetrics(metrics.registry).record,
         )
     return Components(
         investigation=investigation,
@@ -131,8 +180,10 @@ def build_components(
         intake=intake,
         grouper=grouper,
         poller=poller,
+        leader=leader,
         metrics=metrics,
         wake_grouper=wake_grouper,
         background=background,
         engine_dispose=store.close,
+        tracing=tracing,
     )

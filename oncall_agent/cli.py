@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from oncall_agent.cli_mcp import mcp
+from oncall_agent.cli_outbox import outbox_app
+from oncall_agent.cli_render import describe_incident, incident_table
+from oncall_agent.cli_store import CliError, open_existing, settings_for_store, upgrade_or_fail
 from oncall_agent.domain.errors import ConfigError, OncallAgentError
 from oncall_agent.observability import configure_logging
 from oncall_agent.settings import Settings, load_settings
@@ -20,6 +25,8 @@ incidents_app = typer.Typer(no_args_is_help=True, help="Look at incidents.")
 app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
 app.add_typer(incidents_app, name="incidents")
+app.add_typer(outbox_app, name="outbox")
+app.command()(mcp)
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="YAML config file (default: ./oncall-agent.yaml)")
@@ -37,6 +44,13 @@ def _settings(config: Path | None) -> Settings:
         return load_settings(config)
     except ConfigError as exc:
         raise _fail(f"configuration is invalid:\n{exc}") from exc
+
+
+def _store_settings(config: Path | None) -> Settings:
+    try:
+        return settings_for_store(config)
+    except CliError as exc:
+        raise _fail(str(exc)) from exc
 
 
 @app.command()
@@ -83,21 +97,25 @@ def config_check(config: ConfigOption = None, as_json: JsonFlag = False) -> None
 @db_app.command("upgrade")
 def db_upgrade(config: ConfigOption = None) -> None:
     """Run the store's migrations up to the latest revision."""
-    from oncall_agent.store.migrate import upgrade
 
-    settings = _settings(config)
-    upgrade(settings.store.url)
+    settings = _store_settings(config)
+    try:
+        upgrade_or_fail(settings.store.url)
+    except CliError as exc:
+        raise _fail(str(exc), 1) from exc
     typer.echo("database is at the latest revision")
 
 
 def _open(config: Path | None) -> tuple[Settings, Any, Any]:
     from oncall_agent.bootstrap import SystemClock
-    from oncall_agent.store.engine import make_engine
     from oncall_agent.store.incident_store import SqlIncidentStore
 
-    settings = _settings(config)
-    store = SqlIncidentStore(make_engine(settings.store.url), SystemClock())
-    return settings, store, SystemClock()
+    settings = _store_settings(config)
+    try:
+        engine = open_existing(settings.store.url)
+    except CliError as exc:
+        raise _fail(str(exc), 1) from exc
+    return settings, SqlIncidentStore(engine, SystemClock()), SystemClock()
 
 
 @incidents_app.command("list")
@@ -110,16 +128,13 @@ def incidents_list(config: ConfigOption = None, as_json: JsonFlag = False) -> No
     if as_json:
         typer.echo(json.dumps(rows))
         return
-    for row in rows:
-        alarms = ", ".join(f"{a['name']}={a['state']}" for a in row["alarms"])
-        typer.echo(f"{row['id']}  {row['status']:<18} {row['service']:<20} {row['first_event_at']}  {alarms}")
-    if not rows:
-        typer.echo("no incidents")
+    for line in incident_table(rows, datetime.now(UTC)):
+        typer.echo(line)
 
 
 @incidents_app.command("show")
 def incidents_show(incident_id: str, config: ConfigOption = None, as_json: JsonFlag = False) -> None:
-    """Show one incident: status, hypotheses (with features), evidence, actions and timeline."""
+    """Show one incident: status, severity, likely causes with their evidence, actions and the timeline."""
     from oncall_agent.investigation.views import incident_view
     from oncall_agent.store.actions import SqlActionStore
     from oncall_agent.store.investigations import SqlInvestigationStore
@@ -133,26 +148,8 @@ def incidents_show(incident_id: str, config: ConfigOption = None, as_json: JsonF
     if as_json:
         typer.echo(json.dumps(view))
         return
-    for line in describe_incident(view):
+    for line in describe_incident(view, datetime.now(UTC)):
         typer.echo(line)
-
-
-def describe_incident(view: dict[str, Any]) -> list[str]:
-    lines = [f"{view['id']}  {view['status']}  service={view['service']}  links={view['links'] or '-'}"]
-    lines += [f"  alarm {a['name']}: {a['state']}" for a in view["alarms"]]
-    for rank, h in enumerate(view["hypotheses"], 1):
-        features = ", ".join(f"{k}={v:.2f}" for k, v in sorted(h["features"].items()))
-        lines.append(f"  #{rank} {h['category']} {h['culprit'] or ''} confidence={h['confidence']:.2f}  {h['summary']}")
-        lines.append(f"      features: {features or '-'}; evidence: {', '.join(h['evidence_for']) or '-'}")
-    lines += [f"  evidence {e['id']} [{e['kind']}] {e['summary']}" for e in view["evidence"]]
-    for a in view["actions"]:
-        decided = f" by {a['decided_by']} via {a['decided_via']}" if a["decided_by"] else ""
-        lines.append(
-            f"  action {a['id']} {a['kind']} {a['parameters']} policy={a['policy']} "
-            f"status={a['status']}{decided} digest={a['digest'][:12]}"
-        )
-    lines += [f"  {e['at']}  {e['kind']:<14} {e['message']}" for e in view["timeline"]]
-    return lines
 
 
 def _decide(action_id: str, approve: bool, who: str, digest: str | None, config: Path | None, as_json: bool) -> None:
@@ -160,6 +157,8 @@ def _decide(action_id: str, approve: bool, who: str, digest: str | None, config:
     from oncall_agent.store.actions import SqlActionStore
 
     settings, store, clock = _open(config)
+    # Log lines (the decision's lifecycle event) go to stderr: stdout is the answer, JSON with --json.
+    configure_logging(settings.logging.level, settings.logging.json_output)
     current = SqlActionStore(store.engine, clock).get(action_id)
     if current is None:
         raise _fail(f"no action {action_id}", 1)
@@ -229,15 +228,24 @@ def demo(
     interactive: Annotated[
         bool, typer.Option(help="Wait for a person to approve instead of the demo operator.")
     ] = False,
+    keep: Annotated[
+        bool, typer.Option(help="Keep the store and leave the agent serving (browse the story) until Ctrl-C.")
+    ] = False,
 ) -> None:
     """Run the sandbox and the agent on one scenario: alarm, investigation, tickets, approval, action, recovery."""
     from oncall_agent.sandbox.demo import run_demo
 
     configure_logging("WARNING", json_output=False)
     say = (lambda _line: None) if as_json else typer.echo
-    result = run_demo(scenario, say, interactive)
-    if as_json:
-        typer.echo(json.dumps(result))
+
+    def report(result: dict[str, Any]) -> None:
+        if as_json:
+            typer.echo(json.dumps(result), nl=True)
+            sys.stdout.flush()
+
+    result = run_demo(scenario, say, interactive, keep=keep, on_result=report)
+    if not keep:
+        report(result)
 
 
 @app.command("eval")
@@ -245,20 +253,44 @@ def eval_scenarios(
     directory: Annotated[Path, typer.Argument(help="Folder of scenario files (SCENARIOS.md format).")],
     json_file: Annotated[Path | None, typer.Option("--json", help="Also write the results as JSON to FILE.")] = None,
     latency_ms: Annotated[int, typer.Option(min=0, help="Latency added to every stand-in and moto request.")] = 0,
+    llm: Annotated[
+        str,
+        typer.Option(
+            "--llm",
+            help="Model of the reason step: off; stub (the sandbox's scripted Bedrock stand-in, adversaries "
+            "included); bedrock (Amazon Bedrock with the llm section of --config).",
+        ),
+    ] = "off",
+    config: ConfigOption = None,
 ) -> None:
     """Run the agent on every scenario in DIRECTORY and score it: a table, a summary, and optionally JSON."""
     from oncall_agent.domain.errors import ScenarioError
+    from oncall_agent.eval.llm_modes import LlmModeError, usage_line
     from oncall_agent.eval.report import render, to_json
     from oncall_agent.eval.runner import run_eval
 
     configure_logging("WARNING", json_output=False)
+    user = _settings(config) if llm == "bedrock" else None
     try:
-        run = run_eval(directory, latency_ms=latency_ms, progress=lambda line: typer.echo(line, err=True))
-    except ScenarioError as exc:
+        run = run_eval(
+            directory,
+            latency_ms=latency_ms,
+            progress=lambda line: typer.echo(line, err=True),
+            llm=llm,
+            user_settings=user,
+        )
+    except (ScenarioError, LlmModeError) as exc:
         raise _fail(str(exc), 2) from exc
     typer.echo(render(run.results))
+    if run.llm != "off":
+        typer.echo(usage_line([r.extra["llm"] for r in run.results if "llm" in r.extra]))
     if json_file is not None:
-        meta = {"directory": str(directory), "latency_ms": run.latency_ms, "abstain_below": run.abstain_below}
+        meta = {
+            "directory": str(directory),
+            "latency_ms": run.latency_ms,
+            "abstain_below": run.abstain_below,
+            "llm": run.llm,
+        }
         json_file.write_text(json.dumps(to_json(run.results, meta), indent=2) + "\n")
 
 

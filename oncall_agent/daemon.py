@@ -20,15 +20,23 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from fastapi import FastAPI
 
 from oncall_agent.bootstrap import Components, build_components
+from oncall_agent.bootstrap_console import build_console
 from oncall_agent.domain.grouping import GroupingOutcome
 from oncall_agent.investigation.views import incident_summary, incident_view
 from oncall_agent.investigation.worker import InvestigationWorker
+from oncall_agent.lifecycle import lifecycle
 from oncall_agent.observability import get_logger
-from oncall_agent.settings import Settings
+from oncall_agent.settings import HttpSettings, Settings
 from oncall_agent.web.api import api_router
 from oncall_agent.web.app import create_app
+from oncall_agent.web.github_webhook import github_router
 
 log = get_logger(__name__)
+RELAY_TARGETS = ("servicenow", "github", "sns")
+POLLER_LEASE = "poller"  # the leader lease the DescribeAlarms poller runs under
+REAPER_LEASE = "reaper"  # the leader lease the expiry reaper runs under
+CHANGES_LEASE = "changes"  # the leader lease the ServiceNow change-approval job runs under
+REAPER_INTERVAL_SECONDS = 30.0  # an expired proposal is noticed (and the incident escalated) within this
 
 
 class GroupingWorker(threading.Thread):
@@ -59,6 +67,14 @@ class GroupingWorker(threading.Thread):
                     if item.decision.outcome is GroupingOutcome.QUARANTINED:
                         log.error(
                             "event_quarantined", event_id=item.event_id, alarm=item.alarm_name, reason=item.detail
+                        )
+                for item in grouped:
+                    if item.decision.outcome is GroupingOutcome.CREATE and item.decision.incident_id:
+                        lifecycle(
+                            "incident_opened",
+                            item.decision.incident_id,
+                            service=item.decision.service,
+                            alarm=item.alarm_name,
                         )
                 created = sum(1 for g in grouped if g.decision.outcome is GroupingOutcome.CREATE)
                 if created:
@@ -130,10 +146,16 @@ class Daemon:
                 failed_regions=result.failed_regions,
             )
 
+    def _poll_soon(self) -> None:
+        self._scheduler.modify_job("poll-alarms", next_run_time=datetime.now(UTC))
+
     def start_background(self) -> None:
+        leader = self.components.leader
         if self.settings.aws.poll_enabled:
+            # Only the lease holder polls; a new holder polls at once instead of after a whole interval.
+            leader.want(POLLER_LEASE, on_acquired=self._poll_soon)
             self._scheduler.add_job(
-                self._poll,
+                leader.run_if_leader(POLLER_LEASE, self._poll),
                 "interval",
                 seconds=self.settings.aws.poll_interval_seconds,
                 id="poll-alarms",
@@ -142,23 +164,60 @@ class Daemon:
                 next_run_time=datetime.now(UTC),
             )
         if self.components.investigation is not None:
-            self._scheduler.add_job(
-                self._relay, "interval", seconds=1.0, id="outbox-relay", max_instances=1, coalesce=True
-            )
+            for target in RELAY_TARGETS:  # one job (thread) per destination: a slow tracker never delays the other
+                self._scheduler.add_job(
+                    self._relay,
+                    "interval",
+                    [target],
+                    seconds=1.0,
+                    id=f"outbox-relay-{target}",
+                    max_instances=1,
+                    coalesce=True,
+                )
+            investigation = self.components.investigation
+            self._leader_job(REAPER_LEASE, "expiry-reaper", REAPER_INTERVAL_SECONDS, investigation.reaper.run_once)
+            if investigation.changes is not None:
+                poll = self.settings.approvals.change_poll_seconds
+                self._leader_job(CHANGES_LEASE, "change-approvals", poll, investigation.changes.run_once)
         self._scheduler.start()
+        leader.start()
         self._grouper.start()
         for runner in self._runners:
             runner.start()
         log.info("daemon_started", poll=self.settings.aws.poll_enabled, regions=self.settings.aws.regions)
 
-    def _relay(self) -> None:
+    def _leader_job(self, lease: str, name: str, seconds: float, run_once: Callable[[], list[str]]) -> None:
+        """`run_once` every `seconds` on the holder of `lease` only; it returns the ids of the actions it changed
+        (expired by the reaper, decided by their change request), which are logged."""
+
+        def job() -> None:
+            try:
+                changed = run_once()
+            except Exception as exc:  # noqa: BLE001 - e.g. the store or ServiceNow is down: the next run tries again
+                log.error(f"{job.__name__}_failed", error=f"{type(exc).__name__}: {exc}")
+                return
+            if changed:
+                log.info(f"{job.__name__}_done", actions=changed)
+
+        job.__name__ = name.replace("-", "_")
+        self._scheduler.add_job(
+            self.components.leader.run_if_leader(lease, job),
+            "interval",
+            seconds=seconds,
+            id=name,
+            max_instances=1,
+            coalesce=True,
+        )
+
+    def _relay(self, target: str) -> None:
         assert self.components.investigation is not None
-        delivered = self.components.investigation.relay.run_once(50)
+        delivered = self.components.investigation.relay.run_once(50, target=target)
         if delivered:
-            log.info("outbox_delivered", rows=delivered)
+            log.info("outbox_delivered", target=target, rows=delivered)
 
     def stop_background(self) -> None:
         self._scheduler.shutdown(wait=True)
+        self.components.leader.stop()  # after the last job run: releasing earlier could let two replicas poll
         self._grouper.stop()
         for runner in self._runners:
             runner.stop()
@@ -182,32 +241,37 @@ class Daemon:
             intake.eventbridge.header,
             self.components.store.ping,
             lifespan,
+            body_timeout_seconds=self.settings.http.body_timeout_seconds,
         )
         investigation = self.components.investigation
         if investigation is not None:
             store = self.components.store
-            tokens = {name: token.get_secret_value() for name, token in self.settings.approvals.tokens.items()}
             app.include_router(
                 api_router(
                     investigation.approvals,
-                    tokens,
+                    investigation.approvals.tokens(),
                     lambda incident_id: incident_view(store, investigation.results, investigation.actions, incident_id),
                     lambda: [incident_summary(i) for i in store.list_incidents()],
                 )
             )
+            if self.settings.console.enabled:
+                local = self.settings.http.host in {"127.0.0.1", "::1", "localhost"}
+                app.include_router(build_console(self.settings.console, store, investigation, local_only=local))
+            if investigation.comments is not None:
+                secret = self.settings.integrations.github.webhook_secret if self.settings.integrations.github else None
+                app.include_router(
+                    github_router(
+                        investigation.comments,
+                        secret.get_secret_value() if secret else None,
+                        self.components.metrics,
+                        intake.max_body_bytes,
+                        self.settings.http.body_timeout_seconds,
+                    )
+                )
         return app
 
     def _server(self) -> uvicorn.Server:
-        config = uvicorn.Config(
-            self.app(),
-            host=self.settings.http.host,
-            port=self.settings.http.port,
-            log_config=None,
-            access_log=False,
-            timeout_graceful_shutdown=20,
-            lifespan="on",
-        )
-        self.server = uvicorn.Server(config)
+        self.server = uvicorn.Server(server_config(self.app(), self.settings.http))
         return self.server
 
     def run(self) -> int:
@@ -240,3 +304,20 @@ class Daemon:
 
 def _note_signal(signum: int, _frame: FrameType | None) -> None:
     log.info("signal_received", signal=signal.Signals(signum).name)
+
+
+def server_config(app: FastAPI, http: HttpSettings) -> uvicorn.Config:
+    """uvicorn with the limits from settings. h11, not httptools: its header-size limit is the one we can set."""
+    return uvicorn.Config(
+        app,
+        host=http.host,
+        port=http.port,
+        http="h11",
+        limit_concurrency=http.limit_concurrency,
+        timeout_keep_alive=http.timeout_keep_alive,
+        h11_max_incomplete_event_size=http.max_header_bytes,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=20,
+        lifespan="on",
+    )

@@ -1,5 +1,5 @@
-"""GitHub adapter (ports.IssueTracker) over PyGithub: commits in a window as deploy evidence, issue search, and
-one issue per agent incident kept up to date (comments once per key, labels, close).
+"""GitHub adapter (ports.IssueTracker) over PyGithub: commits in a window as deploy evidence, what one commit or
+pull changed, issue search, and one issue per agent incident kept up to date (comments once per key, labels, close).
 
 Idempotence comes from hidden markers: the issue body carries the caller's `<!-- oncall-agent:incident=... -->`
 and each comment `<!-- oncall-agent:comment=<key> -->`. Every write is a retried unit that looks for its marker
@@ -24,6 +24,7 @@ from typing import Any
 
 from github import Auth, Github
 
+from oncall_agent.adapters.github_changes import read_change
 from oncall_agent.adapters.github_records import (
     TITLE_MAX,
     comment_marker,
@@ -38,7 +39,8 @@ from oncall_agent.adapters.github_records import (
 )
 from oncall_agent.adapters.github_retry import GitHubRetry, IssueError
 from oncall_agent.domain.budget import CallBudgetExceeded, charge
-from oncall_agent.domain.records import DeployRecord, TicketRecord
+from oncall_agent.domain.records import ChangeSummary, DeployRecord, TicketRecord
+from oncall_agent.domain.text_lines import with_line
 from oncall_agent.domain.time import as_utc
 from oncall_agent.ports import IssueRef
 
@@ -121,6 +123,10 @@ class GitHubTracker:
         )
         return [deployment_record(repo, d) for d in listed if since <= as_utc(d.created_at) <= until]
 
+    def change_summary(self, repo: str, ref: str) -> ChangeSummary | None:
+        """What commit `ref` (sha) or pull request `ref` (`#123`) of `repo` changed; None when it has none."""
+        return read_change(self._gh, self._retry, repo, ref)
+
     def search_issues(self, repo: str, text: str) -> list[TicketRecord]:
         """Issues (not pulls) of `repo` whose text contains `text` as a phrase, best match first."""
         phrase = text.replace('"', " ").strip()
@@ -140,6 +146,42 @@ class GitHubTracker:
             return list(itertools.islice((i for i in found if i.pull_request is None), self._search_limit))
 
         return [ticket_record(repo, issue) for issue in self._retry.call(f"list recent issues of {repo}", listed)]
+
+    def permission(self, repo: str, login: str) -> str:
+        """`login`'s permission on `repo` as GitHub reports it now: admin, write, read or none (maintain counts
+        as write and triage as read in this legacy field)."""
+        try:
+            return str(
+                self._retry.call(
+                    f"permission of {login} on {repo}",
+                    lambda: self._gh.get_repo(repo).get_collaborator_permission(login),
+                )
+            )
+        except IssueError as exc:
+            if exc.status == 404:  # no such user (or not visible to the token): no permission at all
+                return "none"
+            raise
+
+    def team_member(self, team: str, login: str) -> bool:
+        """Whether `login` is an active member of `team` (`org/team-slug`) now: GitHub answers 404 for a
+        non-member (and for a team the token cannot see), and `pending` while an invitation is open."""
+        org, _, slug = team.partition("/")
+        if not org or not slug:
+            raise ValueError(f"a GitHub team is org/team-slug, got {team!r}")
+        try:
+            membership = self._retry.call(
+                f"membership of {login} in {team}",
+                lambda: self._gh.get_organization(org).get_team_by_slug(slug).get_team_membership(login),
+            )
+        except IssueError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return str(membership.state) == "active"
+
+    def login(self) -> str:
+        """The login the token belongs to (the author of the agent's own comments)."""
+        return self._me()
 
     # --- writes -------------------------------------------------------------------------------------------------
     def ensure_issue(self, repo: str, marker: str, title: str, body: str, labels: list[str]) -> IssueRef:
@@ -189,6 +231,29 @@ class GitHubTracker:
             return _ref(issue)
 
         return self._retry.call(f"close {repo}#{number}", check_then_close)
+
+    def assign(self, repo: str, number: int, assignees: list[str]) -> None:
+        """Add `assignees` (POST .../assignees adds; repeating it changes nothing)."""
+        if assignees:
+            self._retry.call(
+                f"assign {repo}#{number}",
+                lambda: self._gh.get_repo(repo).get_issue(number).add_to_assignees(*assignees),
+            )
+
+    def set_body_line(self, repo: str, number: int, prefix: str, line: str) -> None:
+        """Set one labelled line of our own issue's body (see `domain.text_lines`); an issue someone else
+        opened is refused: its body is theirs."""
+
+        def check_then_edit() -> None:
+            issue = self._gh.get_repo(repo).get_issue(number)
+            if issue.user.login != self._me():
+                raise ValueError(f"{repo}#{number} was not opened by the agent: its body is left alone")
+            body = issue.body or ""
+            wanted = with_line(body, prefix, line)
+            if wanted != body:
+                issue.edit(body=wanted)
+
+        self._retry.call(f"set a line of {repo}#{number}", check_then_edit)
 
     # --- helpers ------------------------------------------------------------------------------------------------
     def _me(self) -> str:

@@ -1,12 +1,19 @@
 """What the GitHub adapter reads and writes in domain terms: hidden markers that make writes findable, and the
-conversion of PyGithub commits and issues into DeployRecord and TicketRecord."""
+conversion of PyGithub commits, pulls and issues into DeployRecord, ChangeSummary and TicketRecord."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
-from oncall_agent.domain.records import DeployKind, DeployRecord, TicketRecord
+from oncall_agent.domain.records import (
+    CHANGE_BODY_MAX,
+    ChangedFile,
+    ChangeSummary,
+    DeployKind,
+    DeployRecord,
+    TicketRecord,
+)
 from oncall_agent.domain.time import as_utc
 
 MARKER_PREFIX = "<!-- oncall-agent:"
@@ -97,4 +104,62 @@ def ticket_record(repo: str, issue: Any) -> TicketRecord:
         opened=as_utc(issue.created_at) if issue.created_at else None,
         labels=[label.name for label in issue.labels],
         link=issue.html_url,
+    )
+
+
+def _changed_files(files: list[Any]) -> list[ChangedFile]:
+    """PyGithub File items (filename, status, additions, deletions)."""
+    return [
+        ChangedFile(filename=f.filename, status=f.status or "", additions=f.additions or 0, deletions=f.deletions or 0)
+        for f in files
+    ]
+
+
+def _split_message(message: str) -> tuple[str, str]:
+    title, _, body = message.partition("\n")
+    return title.strip(), body.strip()[:CHANGE_BODY_MAX]
+
+
+def commit_summary(repo: str, commit: Any, files: list[Any]) -> ChangeSummary:
+    """A ChangeSummary from a PyGithub Commit as GET .../commits/{ref} returns it (with `stats` and `files`)."""
+    git = commit.commit
+    title, body = _split_message(git.message or "")
+    when = (git.committer.date if git.committer else None) or (git.author.date if git.author else None)
+    stats = commit.stats
+    return ChangeSummary(
+        kind="commit",
+        repo=repo,
+        ref=commit.sha,
+        title=title,
+        body=body,
+        author=commit.author.login if commit.author is not None else (git.author.name if git.author else None),
+        at=as_utc(when) if when else None,
+        url=commit.html_url,
+        additions=stats.additions or 0,
+        deletions=stats.deletions or 0,
+        # GitHub's commit answer has no file count; its first page lists up to 300 files, exact below that.
+        changed_files=max(len(commit.raw_data.get("files") or []), len(files)),
+        files=_changed_files(files),
+    )
+
+
+def pull_summary(repo: str, pull: Any, files: list[Any]) -> ChangeSummary:
+    """A ChangeSummary from a PyGithub PullRequest (GET .../pulls/{n}) and the first of its files."""
+    merged = pull.merged_at is not None
+    when = pull.merged_at or pull.created_at
+    return ChangeSummary(
+        kind="pull",
+        repo=repo,
+        ref=f"#{pull.number}",
+        title=(pull.title or "").strip(),
+        body=(pull.body or "").strip()[:CHANGE_BODY_MAX],
+        author=pull.user.login if pull.user is not None else None,
+        at=as_utc(when) if when else None,
+        url=pull.html_url,
+        state="merged" if merged else pull.state,
+        additions=pull.additions or 0,
+        deletions=pull.deletions or 0,
+        changed_files=pull.changed_files or len(files),
+        files=_changed_files(files),
+        merge_commit_sha=pull.merge_commit_sha if merged else None,
     )

@@ -1,5 +1,6 @@
 """ServiceNow Table API adapter (ports.TicketTracker): reads change requests on a CI, keeps one incident per agent
-incident (find-or-create by `correlation_id`), appends work notes once per key and resolves with close fields.
+incident (find-or-create by `correlation_id`), appends work notes once per key, escalates (assignment group,
+impact, urgency) and resolves with close fields.
 
 Every write is a retried *unit* that looks before it writes (reconcile-before-retry): a POST or PATCH whose
 answer was lost (timeout, 5xx after commit) is followed by a fresh lookup, never by a blind second write.
@@ -10,6 +11,7 @@ jittered exponential backoff; other 4xx raised at once as `TicketError`) live in
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -18,26 +20,35 @@ from typing import Any
 
 import requests
 
+from oncall_agent.adapters import servicenow_changes as changes
 from oncall_agent.adapters.servicenow_http import TableApi, TicketError, TicketRetry
 from oncall_agent.domain.records import TicketRecord
+from oncall_agent.domain.text_lines import with_line
 from oncall_agent.domain.time import as_utc
-from oncall_agent.ports import TicketRef
+from oncall_agent.ports import ChangeStatus, TicketRef
 
 __all__ = ["ServiceNowTracker", "TicketError", "work_note_marker"]
 
 log = logging.getLogger(__name__)
 
 SN_DATE = "%Y-%m-%d %H:%M:%S"  # how the Table API writes date-times (UTC with display_value=false)
-RESOLVED, CLOSED, CANCELED = "6", "7", "8"
+NEW, IN_PROGRESS, RESOLVED, CLOSED, CANCELED = "1", "2", "6", "7", "8"
 _DONE_STATES = {RESOLVED, CLOSED, CANCELED}
 _SHORT_DESCRIPTION_MAX = 160  # the out-of-box length of incident.short_description
 _JOURNAL_MAX = 4000  # the out-of-box max length of a journal field: a longer note could lose its marker
+_SN_CODE = re.compile(r"(?i)\[(/?)code\]")  # ServiceNow's escape into HTML: only the marker may use it
 _INCIDENT_FIELDS = "sys_id,number,state,correlation_id"
 _CHANGE_FIELDS = "sys_id,number,short_description,state,cmdb_ci,opened_at,start_date,end_date"
 
 
 def work_note_marker(key: str) -> str:
-    """The line that makes a work note findable by its idempotency key."""
+    """The line that makes a work note findable by its idempotency key. ServiceNow renders `[code]...[/code]`
+    as HTML, so the key sits in an HTML comment: out of sight in the UI, still in the journal's text."""
+    return f"[code]<!-- oncall-agent:{key} -->[/code]"
+
+
+def _legacy_marker(key: str) -> str:
+    """The visible marker of earlier versions: notes written with it still count."""
     return f"[oncall-agent:{key}]"
 
 
@@ -140,15 +151,18 @@ class ServiceNowTracker:
         """Append `note` tagged with `key`, unless the journal already holds an entry with that tag."""
         if "]" in key or "\n" in key:
             raise ValueError(f"work note key must not contain ']' or a newline: {key!r}")
-        marker = work_note_marker(_safe(key))
-        # Untrusted text quoted in a note must not pass for another key's marker.
-        text = note.replace("[oncall-agent:", "(oncall-agent:")[: _JOURNAL_MAX - len(marker) - 2]
+        if "-->" in key:
+            raise ValueError(f"work note key must not contain '-->': {key!r}")
+        marker, legacy = work_note_marker(_safe(key)), _legacy_marker(key)
+        # Untrusted text quoted in a note must not pass for another key's marker (nor open [code] HTML).
+        text = _SN_CODE.sub(r"[ \1code ]", note.replace("[oncall-agent:", "(oncall-agent:"))
+        text = text.replace("<!-- oncall-agent:", "<!- oncall-agent:")[: _JOURNAL_MAX - len(marker) - 2]
         sys_id = _sys_id(ref)
-        query = f"name=incident^element_id={sys_id}^element=work_notes^valueLIKE{marker}"
+        query = f"name=incident^element_id={sys_id}^element=work_notes^valueLIKEoncall-agent:{key}"
 
         def check_then_note() -> None:
             entries = self._api.list("sys_journal_field", {"sysparm_query": query, "sysparm_fields": "value"})
-            if any(marker in str(entry.get("value", "")) for entry in entries):
+            if any(m in str(entry.get("value", "")) for entry in entries for m in (marker, legacy)):
                 return
             self._api.call("PATCH", f"incident/{sys_id}", body={"work_notes": f"{text}\n\n{marker}"})
 
@@ -167,6 +181,45 @@ class ServiceNowTracker:
             return self._ref(self._api.call("PATCH", path, params=fields, body=body))
 
         return self._retry.call(check_then_resolve)
+
+    # --- ChangeTracker (servicenow_changes) ----------------------------------------------------------------------
+    def ensure_change(
+        self, correlation_id: str, short_description: str, description: str, parent: str | None
+    ) -> TicketRef:
+        return changes.ensure_change(self._api, self._retry, correlation_id, short_description, description, parent)
+
+    def change_status(self, system_id: str) -> ChangeStatus:
+        return changes.change_status(self._api, self._retry, system_id)
+
+    def escalate(self, ref: TicketRef, assignment_group: str | None, impact: int, urgency: int) -> TicketRef:
+        """Assign the group (by name: the instance resolves it as a display value), raise impact and urgency
+        (the instance's priority lookup derives the priority) and move a New incident to In Progress."""
+        path = f"incident/{_sys_id(ref)}"
+        body: dict[str, str] = {"impact": str(impact), "urgency": str(urgency)}
+        if assignment_group:
+            body["assignment_group"] = assignment_group
+        params = {"sysparm_fields": _INCIDENT_FIELDS, "sysparm_input_display_value": "true"}
+
+        def check_then_escalate() -> TicketRef:
+            current = self._api.call("GET", path, params={"sysparm_fields": _INCIDENT_FIELDS})
+            update = {**body, "state": IN_PROGRESS} if str(current.get("state")) == NEW else body
+            return self._ref(self._api.call("PATCH", path, params=params, body=update))  # a PATCH repeats safely
+
+        return self._retry.call(check_then_escalate)
+
+    def set_description_line(self, ref: TicketRef, prefix: str, line: str) -> None:
+        """Set one labelled line of the incident's description (see `domain.text_lines`); a PATCH repeats
+        safely, and none is sent when the line is already there."""
+        path = f"incident/{_sys_id(ref)}"
+
+        def check_then_patch() -> None:
+            record = self._api.call("GET", path, params={"sysparm_fields": "description"})
+            current = str(record.get("description") or "")
+            wanted = with_line(current, prefix, line)
+            if wanted != current:
+                self._api.call("PATCH", path, params={"sysparm_fields": "sys_id"}, body={"description": wanted})
+
+        self._retry.call(check_then_patch)
 
     # --- helpers ------------------------------------------------------------------------------------------------
     def _find_incident(self, correlation_id: str) -> TicketRef | None:

@@ -64,9 +64,9 @@ def write_config(folder: Path, signer: SnsSigner, port: int) -> Path:
     return path
 
 
-def alarm_body(index: int, start: datetime) -> str:
-    service = SERVICES[index % len(SERVICES)]
-    alarm = f"{service}-alarm-{(index // len(SERVICES)) % ALARMS_PER_SERVICE}"
+def alarm_body(index: int, start: datetime, services: list[str] = SERVICES) -> str:
+    service = services[index % len(services)]
+    alarm = f"{service}-alarm-{(index // len(services)) % ALARMS_PER_SERVICE}"
     state = "ALARM" if index % 3 else "OK"
     when = start + timedelta(milliseconds=index)
     return json.dumps(
@@ -93,9 +93,9 @@ def alarm_body(index: int, start: datetime) -> str:
     )
 
 
-def sign_all(signer: SnsSigner, count: int, duplicates: float) -> list[dict[str, Any]]:
+def sign_all(signer: SnsSigner, count: int, duplicates: float, services: list[str] = SERVICES) -> list[dict[str, Any]]:
     start = datetime.now(UTC) - timedelta(minutes=5)
-    messages = [signer.notification(TOPIC, alarm_body(i, start), subject="bench") for i in range(count)]
+    messages = [signer.notification(TOPIC, alarm_body(i, start, services), subject="bench") for i in range(count)]
     # Redeliveries (same MessageId), as SNS does on a retry: they must be acknowledged and stored once.
     return messages + messages[: int(count * duplicates)]
 
@@ -114,12 +114,15 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 60) 
     raise SystemExit("oncall-agent serve did not become ready")
 
 
-def send(port: int, messages: list[dict[str, Any]], senders: int) -> tuple[list[float], list[int], float]:
+def send(port: int | list[int], messages: list[dict[str, Any]], senders: int) -> tuple[list[float], list[int], float]:
     """Closed loop: each sender posts its next message when the previous one is acknowledged.
 
     Plain http.client with one keep-alive connection per sender: the senders share the machine with the
-    daemon, so a heavy client would inflate the latencies it measures.
+    daemon, so a heavy client would inflate the latencies it measures. With several ports (replicas behind a
+    load balancer) each sender keeps to one of them, spread round-robin.
     """
+    ports = port if isinstance(port, list) else [port]
+    assigned = iter(range(senders * 1000))
     latencies: list[float] = []
     statuses: list[int] = []
     lock = threading.Lock()
@@ -130,7 +133,9 @@ def send(port: int, messages: list[dict[str, Any]], senders: int) -> tuple[list[
     def post(body: bytes) -> None:
         connection = getattr(local, "connection", None)
         if connection is None:
-            connection = local.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
+            with lock:
+                chosen = ports[next(assigned) % len(ports)]
+            connection = local.connection = http.client.HTTPConnection("127.0.0.1", chosen, timeout=15)
         started = time.perf_counter()
         connection.request("POST", "/webhooks/sns", body=body, headers=headers)
         answer = connection.getresponse()
@@ -233,7 +238,12 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     args = parser.parse_args()
     result = run(args.messages, args.senders, args.duplicates)
-    if args.json:
+    print_result(result, args.json)
+
+
+def print_result(result: dict[str, Any], as_json: bool) -> None:
+    """One JSON document for scripts, else an aligned `name  value` table."""
+    if as_json:
         print(json.dumps(result))
         return
     width = max(len(key) for key in result)

@@ -2,17 +2,17 @@
 rendered from Jinja2 templates in `templates/`.
 
 Everything that came from outside (evidence summaries, culprits, alarm names, parameters) is untrusted. In
-markdown every `{{ expression }}` is escaped unless a filter marked it safe: HTML special characters become
-entities, markdown punctuation is backslash-escaped, `@` gets a zero-width space so nobody is pinged,
-newlines collapse (so a value can never start a line such as `/approve ...`), and long values are truncated.
-`code` renders a value as an inline code span (backticks removed). Only http(s) URLs without markup
-characters become links. In plain text (ServiceNow) values are truncated, collapsed to one line and
+markdown every `{{ expression }}` is escaped unless a filter marked it safe: punctuation that would mean
+something there (a tag, an entity, emphasis, a link, a block at the start of a line) is backslash-escaped,
+`@` gets a zero-width space so nobody is pinged, newlines collapse (so a value can never start a line such
+as `/approve ...`), and long values are shortened at a word boundary. `code` renders a value as an inline
+code span (backticks removed). Only http(s) URLs without markup characters become links. In plain text
+(ServiceNow) values are shortened, collapsed to one line and
 ServiceNow's `[code]` HTML escape hatch is defused.
 """
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,31 +22,63 @@ from typing import Any, Literal
 import jinja2
 from markupsafe import Markup
 
-from oncall_agent.domain.action import ActionStatus, PolicyDecision, ProposedAction
+from oncall_agent.domain.action import DEFAULT_APPROVERS, ActionStatus, PolicyDecision, ProposedAction
 from oncall_agent.domain.evidence import Evidence, Hypothesis
+from oncall_agent.domain.reasoning import usage_line
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 MARKER_PREFIX = "oncall-agent:incident="
 SHORT_DIGEST = 12
 GITHUB_BODY_LIMIT = 60_000  # GitHub refuses bodies over 65,536 characters
 SERVICENOW_LIMIT = 30_000
+SERVICENOW_PREFIX = "**ServiceNow:** "  # the issue body's line naming the ServiceNow incident
+GITHUB_PREFIX = "GitHub issue: "  # the ServiceNow description's line naming the GitHub issue
+PENDING_LINK = "being opened (the link follows)"
+EVIDENCE_LIMIT = 300  # what an evidence summary is shortened to in the tickets (the console shows it whole)
 Flavor = Literal["markdown", "text"]
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]()#|~!:])")
+# Escaped wherever they appear: code spans, emphasis, links/images (no `[`, so `](` and `![` cannot form), strike,
+# tables. Everything else is escaped only where it would mean something (below), so `checkout:118` stays as is.
+_MD_ALWAYS = re.compile(r"([\\`*\[\]~|])")
+_MD_UNDERSCORE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")  # intraword `_` is never emphasis in GFM
+_MD_TAG = re.compile(r"<(?=[A-Za-z/!?])")  # an HTML tag or comment could start here
+_MD_ENTITY = re.compile(r"&(?=#?[A-Za-z0-9]+;)")  # an entity such as `&#64;` would be decoded
+_MD_LINK_TARGET = re.compile(r"(?<=\\\])\(")  # `](` after an escaped `]`: kept visibly inert too
+_MD_AUTOLINK = re.compile(r"(?<=[A-Za-z0-9]):(?=//)")  # `scheme://` would become a link
+# A heading, quote, list item or rule, if the value starts a line.
+_MD_LINE_START = re.compile(r"^(>|[#+=-]+(?=\s|$)|\d+[.)](?=\s|$))")
 _SN_CODE = re.compile(r"(?i)\[(/?)code\]")
 _SAFE_URL = re.compile(r"^https?://[^\s<>\"'`()\[\]{}|\\^]+$")
 
 
 def _clean(value: Any, limit: int) -> str:
     text = " ".join(_CONTROL.sub("", str(value)).split())
-    return text if len(text) <= limit else text[: max(limit - 1, 0)] + "…"
+    return text if len(text) <= limit else shorten(text, limit)
+
+
+def shorten(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters (with the ellipsis) at a word boundary, not mid-word; a single
+    word longer than most of the limit is cut where it must be."""
+    if len(text) <= limit:
+        return text
+    head = text[: max(limit - 1, 0)]
+    if not text[len(head)].isspace():
+        cut = head.rstrip().rfind(" ")
+        if cut >= limit * 0.6:  # a word boundary near the end: cut there; else the text is one long token
+            head = head[:cut]
+    return head.rstrip(" ,;:") + "…"
 
 
 def md(value: Any, limit: int = 300) -> Markup:
     """Untrusted text as inert markdown: one line, truncated, no HTML, no markdown syntax, no @mentions."""
-    text = html.escape(_clean(value, limit), quote=False)
-    text = _MD_SPECIAL.sub(r"\\\1", text).replace("@", "@\u200b")
+    text = _MD_ALWAYS.sub(r"\\\1", _clean(value, limit))
+    text = _MD_UNDERSCORE.sub(r"\\_", text)
+    text = _MD_TAG.sub(r"\\<", text)
+    text = _MD_ENTITY.sub(r"\\&", text)
+    text = _MD_AUTOLINK.sub(r"\\:", text)
+    text = _MD_LINK_TARGET.sub(r"\\(", text)
+    text = _MD_LINE_START.sub(r"\\\1", text).replace("@", "@\u200b")
     return Markup(text)  # noqa: S704 - escaped above: this is the escaping function
 
 
@@ -105,7 +137,8 @@ _ENVIRONMENTS = {"markdown": _environment("markdown"), "text": _environment("tex
 
 @dataclass(frozen=True)
 class IncidentReport:
-    """What the renderers show; `approvers` maps action id -> approver group, `api_url` is the agent's base URL."""
+    """What the renderers show; `approvers` maps action id -> approver group (overriding the group the action
+    carries, which is the policy's: the service's owning team), `api_url` is the agent's base URL."""
 
     incident_id: str
     service: str
@@ -120,6 +153,9 @@ class IncidentReport:
     approvers: Mapping[str, str] = field(default_factory=dict)
     links: Mapping[str, str] = field(default_factory=dict)
     api_url: str | None = None
+    console_url: str | None = None
+    linked: frozenset[str] = frozenset()  # trackers ("servicenow", "github") whose record gets linked once it exists
+    llm: Mapping[str, Any] | None = None  # the reason step's totals, narrative and disagreement (when it ran)
 
 
 def _hypothesis_view(rank: int, hypothesis: Hypothesis, evidence: Mapping[str, Evidence]) -> dict[str, Any]:
@@ -132,7 +168,16 @@ def _hypothesis_view(rank: int, hypothesis: Hypothesis, evidence: Mapping[str, E
         "confidence": f"{hypothesis.confidence:.0%}",
         "summary": hypothesis.summary,
         "features": [(name, f"{value:.2f}") for name, value in features],
-        "evidence": [{"id": e.id, "kind": e.kind.value, "summary": e.summary, "link": safe_url(e.link)} for e in cited],
+        "evidence": [
+            {
+                "id": e.id,
+                "kind": e.kind.value,
+                "summary": e.summary,
+                "link": safe_url(e.link),
+                "shortened": len(" ".join(e.summary.split())) > EVIDENCE_LIMIT,
+            }
+            for e in cited
+        ],
         "missing": [ev_id for ev_id in hypothesis.evidence_for if ev_id not in evidence],
         "against": list(hypothesis.evidence_against)[:8],
     }
@@ -148,7 +193,7 @@ def _action_view(action: ProposedAction, approvers: Mapping[str, str]) -> dict[s
         "status": action.status.value,
         "risk": action.risk,
         "runbook": action.runbook_id,
-        "approvers": approvers.get(action.id, "oncall"),
+        "approvers": approvers.get(action.id) or action.approvers or DEFAULT_APPROVERS,
         "decided_by": action.decided_by,
         "decided_via": action.decided_via,
         "awaiting": action.policy is PolicyDecision.APPROVAL and action.status is ActionStatus.PROPOSED,
@@ -164,12 +209,55 @@ def _context(report: IncidentReport, **extra: Any) -> dict[str, Any]:
         "hypotheses": [_hypothesis_view(i, h, report.evidence) for i, h in enumerate(report.hypotheses[:3], 1)],
         "actions": [_action_view(a, report.approvers) for a in report.actions],
         "api": (safe_url(report.api_url) or "").rstrip("/"),
+        "console_link": _console_link(report),
+        "servicenow_line": _or_placeholder(servicenow_line(links), SERVICENOW_PREFIX, "servicenow" in report.linked),
+        "github_line": _or_placeholder(github_line(links), GITHUB_PREFIX, "github" in report.linked),
         "servicenow": links.get("servicenow_number"),
-        "servicenow_link": safe_url(links.get("servicenow_link")),
         "github": f"{links.get('github_repo', '')}#{issue}" if issue else None,
-        "github_link": safe_url(links.get("github_link")),
+        "llm": _llm_view(report.llm),
         **extra,
     }
+
+
+def servicenow_line(links: Mapping[str, str]) -> Markup | None:
+    """The GitHub issue's line naming the ServiceNow incident (markdown), once the incident exists."""
+    number = links.get("servicenow_number")
+    if not number:
+        return None
+    url = safe_url(links.get("servicenow_link"))
+    text = md(number, 40)
+    return Markup(f"{SERVICENOW_PREFIX}[{text}]({url})" if url else f"{SERVICENOW_PREFIX}{text}")  # noqa: S704
+
+
+def github_line(links: Mapping[str, str]) -> Markup | None:
+    """The ServiceNow description's line naming the GitHub issue (plain text), once the issue exists."""
+    issue = links.get("github_issue")
+    if not issue:
+        return None
+    url = safe_url(links.get("github_link"))
+    text = plain(f"{links.get('github_repo', '')}#{issue}", 200)
+    return Markup(f"{GITHUB_PREFIX}{text} {url}" if url else f"{GITHUB_PREFIX}{text}")  # noqa: S704
+
+
+def _or_placeholder(line: Markup | None, prefix: str, expected: bool) -> Markup | None:
+    """The line, or (for a record that will exist) the placeholder its cross-link replaces later."""
+    return line if line is not None or not expected else Markup(f"{prefix}{PENDING_LINK}")  # noqa: S704
+
+
+def _llm_view(totals: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if not totals:
+        return None
+    return {
+        "narrative": totals.get("narrative") or "",
+        "disagreement": totals.get("disagreement") or "",
+        "usage": usage_line(dict(totals)),
+    }
+
+
+def _console_link(report: IncidentReport) -> Markup | None:
+    """The incident's page in the console, when its base URL is configured."""
+    base = safe_url(report.console_url)
+    return safe_url(f"{str(base).rstrip('/')}/incidents/{report.incident_id}") if base else None
 
 
 def _render(name: str, flavor: Flavor, limit: int, context: dict[str, Any]) -> str:

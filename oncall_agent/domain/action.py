@@ -30,6 +30,8 @@ class PolicyDecision(StrEnum):
 
 
 A = ActionStatus
+# The approver group of an action on a service without a `team` tag (and of actions stored before groups were).
+DEFAULT_APPROVERS = "oncall"
 ACTION_TRANSITIONS: dict[ActionStatus, frozenset[ActionStatus]] = {
     A.PROPOSED: frozenset({A.APPROVED, A.REJECTED, A.EXPIRED, A.EXECUTING}),
     A.APPROVED: frozenset({A.EXECUTING, A.EXPIRED}),
@@ -64,6 +66,9 @@ class ProposedAction(BaseModel):
     risk: str = "medium"
     policy: PolicyDecision = PolicyDecision.APPROVAL
     digest: str
+    # Who may decide it: the group the policy named for an APPROVAL decision (the service's owning team).
+    # Not part of the digest: the approval binds to what is done, the group to who may allow it.
+    approvers: str | None = None
     status: ActionStatus = ActionStatus.PROPOSED
     decided_by: str | None = None
     decided_at: datetime | None = None

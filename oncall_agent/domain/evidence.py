@@ -20,6 +20,9 @@ class EvidenceKind(StrEnum):
     TICKET = "ticket"
     PAST_INCIDENT = "past_incident"
     GAP = "gap"
+    AWS_EVENT = "aws_event"  # an RDS, Health or ECS service event, or a stopped ECS task (investigation.events)
+    LOOKED_AT = "looked_at"  # the resources the neighbourhood walk read, and how each was found
+    CHANGE_SUMMARY = "change_summary"  # what one commit or pull request changed (a model's lookup)
 
 
 class Category(StrEnum):

@@ -6,6 +6,8 @@
 - OK marks the alarm recovered in its active incident; INSUFFICIENT_DATA is noted there.
 - A state change older than what the incident already knows for that alarm is stale (delivery out of order):
   recorded, never applied.
+- The grouping job may veto a CREATE or JOIN (outcome OUTDATED: recorded, opens nothing): an SNS notification
+  about a state change older than the maximum event age that DescribeAlarms does not confirm (intake.old_events).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ class GroupingOutcome(StrEnum):
     NOTE = "note"
     STALE = "stale"
     RECORD = "record"
+    OUTDATED = "outdated"  # an old SNS state change DescribeAlarms did not confirm: recorded, opens nothing
     QUARANTINED = "quarantined"  # the event could not be grouped (unreadable payload, rule failure): set aside
 
 
@@ -80,3 +83,16 @@ def decide(
             chosen = max(near, key=lambda i: i.last_event_at)
             return GroupingDecision(GroupingOutcome.JOIN, chosen.id, service, fingerprint)
     return GroupingDecision(GroupingOutcome.CREATE, None, group, fingerprint)
+
+
+def view_after(view: OpenIncidentView, event: AlarmEvent, outcome: GroupingOutcome) -> OpenIncidentView:
+    """The incident as grouping sees it after `event` was applied with `outcome` (what the store wrote):
+    JOIN and RECOVER record the alarm's state; a joining ALARM widens [first_event_at, last_event_at] to its
+    time. Other outcomes leave the view as it was."""
+    if outcome not in (GroupingOutcome.JOIN, GroupingOutcome.RECOVER):
+        return view
+    states = {**view.alarm_states, event.alarm_arn: (event.new_state, event.state_timestamp)}
+    first, last = view.first_event_at, view.last_event_at
+    if outcome is GroupingOutcome.JOIN:
+        first, last = min(first, event.state_timestamp), max(last, event.state_timestamp)
+    return OpenIncidentView(view.id, view.service, first, last, states)

@@ -9,12 +9,15 @@ Decisions the spec leaves to the implementation, made here:
   its category is `unknown` or its confidence is below the abstention threshold.
 - No hypotheses at all is an abstention: right for an `unknown` truth, a miss otherwise (never confidently
   wrong: nothing was asserted).
-- *Confidently wrong* is read literally: the first hypothesis is not right and its confidence is at or above
-  the threshold. For an `unknown` truth that is exactly "a non-`unknown` cause asserted with confidence >=
-  threshold". For a known truth, an `unknown` first hypothesis is wrong (top-1 fails), and it also counts as
-  confidently wrong when its confidence is at or above the threshold (it is then the agent's confident answer,
-  and it is not the cause); below the threshold it is an abstention: a miss, not confidently wrong.
-  `abstained` (extra) tells the two kinds of miss apart.
+- The agent *abstains* when its first hypothesis is `unknown` (whatever the `unknown` hypothesis's own
+  confidence) or its confidence is below the threshold; a candidate exactly at the threshold is an answer.
+  `abstained` is counted only where the truth is not `unknown`: an honest miss, never confidently wrong.
+- *Confidently wrong*: the agent did not abstain and its first hypothesis is wrong (its confidence is then at or
+  above the threshold). For an `unknown` truth that is exactly "a cause asserted with confidence >= threshold".
+- *Brier*: (confidence of the first non-`unknown` hypothesis - 1 if it is right else 0)², where *right* is
+  the true category (or one in `truth.also`) with the culprit named; for an `unknown` truth no cause is right.
+  When the agent abstains the confidence is that of its best non-`unknown` hypothesis (0 if none). The total
+  is the mean over the scenarios that ran; a scenario that could not be run has `brier` None.
 - *Action*: "proposed actions" are the actions the agent stored for the incident (policy `auto` or `approval`;
   policy-denied ones are never stored), in the planner's order. No proposed action satisfies an empty
   `truth.actions` (nothing other than `escalate` was proposed) and fails a non-empty one.
@@ -31,11 +34,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from oncall_agent.domain.evidence import Category, Hypothesis
-from oncall_agent.eval.scoring import names_culprit
+from oncall_agent.eval.scoring import brier, brier_term, names_culprit
 from oncall_agent.sandbox.scenario import Truth
 
 ESCALATE = "escalate"
-SCORE_FIELDS = ("top1", "top3", "action", "confidently_wrong")
+SCORE_FIELDS = ("top1", "top3", "action", "abstained", "confidently_wrong")
 
 
 @dataclass(frozen=True)
@@ -44,22 +47,38 @@ class Score:
     top3: bool
     action: bool
     confidently_wrong: bool
-    abstained: bool
+    abstained: bool  # on a truth that is not `unknown`
+    brier: float = 0.0
 
 
 def abstains(hypothesis: Hypothesis, abstain_below: float) -> bool:
     return hypothesis.category is Category.UNKNOWN or hypothesis.confidence < abstain_below
 
 
+def names_cause(hypothesis: Hypothesis, truth: Truth) -> bool:
+    """Does this hypothesis state the true cause: its category (or one in `truth.also`, format 2) and, when the
+    truth has a culprit, a culprit naming it? No cause is the cause of an `unknown` truth."""
+    categories = {str(truth.category), *map(str, truth.also)}  # `also`: format 2; format-1 truths have none
+    if truth.category == Category.UNKNOWN.value or hypothesis.category.value not in categories:
+        return False
+    return not truth.culprit or names_culprit(hypothesis.culprit, truth.culprit, truth.accept)
+
+
 def is_right(hypothesis: Hypothesis, truth: Truth, abstain_below: float) -> bool:
     """Does this one hypothesis match the truth (SCENARIOS.md top-1 rule)?"""
     if truth.category == Category.UNKNOWN.value:
         return abstains(hypothesis, abstain_below)
-    if hypothesis.category != truth.category:
-        return False
-    if truth.culprit:
-        return names_culprit(hypothesis.culprit, truth.culprit, truth.accept)
-    return True
+    return names_cause(hypothesis, truth)
+
+
+def brier_of(hypotheses: Sequence[Hypothesis], truth: Truth, abstained: bool) -> float:
+    """The scenario's Brier term (module docstring): the first non-`unknown` hypothesis, or when abstaining the
+    best one (0 confidence and wrong when there is none)."""
+    causes = [h for h in hypotheses if h.category is not Category.UNKNOWN]
+    if not causes:
+        return brier_term(0.0, False)
+    chosen = max(causes, key=lambda h: h.confidence) if abstained else causes[0]
+    return round(brier_term(chosen.confidence, names_cause(chosen, truth)), 4)
 
 
 def action_ok(kinds: Sequence[str], truth: Truth) -> bool:
@@ -73,17 +92,19 @@ def action_ok(kinds: Sequence[str], truth: Truth) -> bool:
 def score(hypotheses: Sequence[Hypothesis], action_kinds: Sequence[str], truth: Truth, abstain_below: float) -> Score:
     """Score ranked hypotheses and the proposed action kinds (in order) against the truth."""
     kinds = list(action_kinds)
+    unknown = truth.category == Category.UNKNOWN.value
     if not hypotheses:
-        unknown = truth.category == Category.UNKNOWN.value
-        return Score(unknown, unknown, action_ok(kinds, truth), False, True)
+        return Score(unknown, unknown, action_ok(kinds, truth), False, not unknown, brier_of([], truth, True))
     first = hypotheses[0]
     top1 = is_right(first, truth, abstain_below)
+    abstained = abstains(first, abstain_below)
     return Score(
         top1=top1,
         top3=any(is_right(h, truth, abstain_below) for h in hypotheses[:3]),
         action=action_ok(kinds, truth),
-        confidently_wrong=not top1 and first.confidence >= abstain_below,
-        abstained=abstains(first, abstain_below),
+        confidently_wrong=not abstained and not top1,
+        abstained=abstained and not unknown,
+        brier=brier_of(hypotheses, truth, abstained),
     )
 
 
@@ -99,6 +120,8 @@ class ScenarioResult:
     confidently_wrong: bool
     seconds: float | None
     api_calls: int
+    abstained: bool = False
+    brier: float | None = None  # None: the scenario could not be run
     extra: dict[str, Any] = field(default_factory=dict)
 
     def row(self) -> dict[str, Any]:
@@ -108,6 +131,7 @@ class ScenarioResult:
             "top1": self.top1,
             "top3": self.top3,
             "action": self.action,
+            "abstained": self.abstained,
             "confidently_wrong": self.confidently_wrong,
             "seconds": self.seconds,
             "api_calls": self.api_calls,
@@ -126,12 +150,17 @@ def _rate(results: Sequence[ScenarioResult], name: str) -> float:
     return round(sum(bool(getattr(r, name)) for r in results) / len(results), 4) if results else 0.0
 
 
+def _brier(results: Sequence[ScenarioResult]) -> float | None:
+    return brier([r.brier for r in results if r.brier is not None])
+
+
 def totals(results: Sequence[ScenarioResult]) -> dict[str, Any]:
     seconds = [r.seconds for r in results if r.seconds is not None]
     p50, p95 = percentile(seconds, 50), percentile(seconds, 95)
     return {
         "n": len(results),
         **{name: _rate(results, name) for name in SCORE_FIELDS},
+        "brier": _brier(results),
         "p50_seconds": None if p50 is None else round(p50, 3),
         "p95_seconds": None if p95 is None else round(p95, 3),
     }
@@ -142,7 +171,11 @@ def by_category(results: Sequence[ScenarioResult]) -> dict[str, dict[str, Any]]:
     for result in results:
         groups.setdefault(result.category, []).append(result)
     return {
-        category: {"n": len(rows), **{name: _rate(rows, name) for name in ("top1", "top3", "action")}}
+        category: {
+            "n": len(rows),
+            **{name: _rate(rows, name) for name in (*SCORE_FIELDS,)},
+            "brier": _brier(rows),
+        }
         for category, rows in sorted(groups.items())
     }
 
@@ -159,10 +192,11 @@ def parallelism(results: Sequence[ScenarioResult]) -> dict[str, Any]:
 
 
 def to_json(results: Sequence[ScenarioResult], meta: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The `--json` document: `scenarios` (contract fields + `extra`), `totals`, `by_category`, `parallelism`,
-    `meta`."""
+    """The `--json` document: `scenarios` (contract fields + `extra`, with the scenario's `brier` term),
+    `totals`, `by_category`, `parallelism`, `meta`."""
     return {
-        "scenarios": [{**r.row(), "extra": r.extra} for r in results],
+        # Per-scenario Brier terms go in `extra`: SCENARIOS.md's row contract lists no `brier`.
+        "scenarios": [{**r.row(), "extra": {**r.extra, "brier": r.brier}} for r in results],
         "totals": totals(results),
         "by_category": by_category(results),
         "parallelism": parallelism(results),
@@ -186,9 +220,24 @@ def _seconds(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
 def render(results: Sequence[ScenarioResult]) -> str:
     """The text report: one row per scenario, the summary, the per-category table."""
-    header = ["id", "category", "top1", "top3", "action", "confidently_wrong", "seconds", "api_calls"]
+    header = [
+        "id",
+        "category",
+        "top1",
+        "top3",
+        "action",
+        "abstained",
+        "confidently_wrong",
+        "brier",
+        "seconds",
+        "api_calls",
+    ]
     rows = [
         [
             r.id,
@@ -196,7 +245,9 @@ def render(results: Sequence[ScenarioResult]) -> str:
             _yes(r.top1),
             _yes(r.top3),
             _yes(r.action),
+            _yes(r.abstained),
             _yes(r.confidently_wrong),
+            _number(r.brier),
             _seconds(r.seconds),
             str(r.api_calls),
         ]
@@ -207,7 +258,8 @@ def render(results: Sequence[ScenarioResult]) -> str:
     lines.append("")
     lines.append(
         f"n={summary['n']}  top1={summary['top1']:.2f}  top3={summary['top3']:.2f}  action={summary['action']:.2f}  "
-        f"confidently_wrong={summary['confidently_wrong']:.2f}  p50_seconds={_seconds(summary['p50_seconds'])}  "
+        f"abstained={summary['abstained']:.2f}  confidently_wrong={summary['confidently_wrong']:.2f}  "
+        f"brier={_number(summary['brier'])}  p50_seconds={_seconds(summary['p50_seconds'])}  "
         f"p95_seconds={_seconds(summary['p95_seconds'])}"
     )
     spread = parallelism(results)
@@ -217,8 +269,13 @@ def render(results: Sequence[ScenarioResult]) -> str:
     )
     lines.append("")
     cat_rows = [
-        [category, str(v["n"]), f"{v['top1']:.2f}", f"{v['top3']:.2f}", f"{v['action']:.2f}"]
+        [
+            category,
+            str(v["n"]),
+            *(f"{v[name]:.2f}" for name in SCORE_FIELDS),
+            _number(v["brier"]),
+        ]
         for category, v in by_category(results).items()
     ]
-    lines += _table(["category", "n", "top1", "top3", "action"], cat_rows)
+    lines += _table(["category", "n", *SCORE_FIELDS, "brier"], cat_rows)
     return "\n".join(lines)

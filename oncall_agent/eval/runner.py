@@ -22,6 +22,10 @@ Measurements, both from the agent's own records (not the wall time of the world 
 The investigation runs with the heap as it was after seeding frozen (`gc.freeze`): full collections over the
 sandbox's own objects are harness cost, not the agent's.
 
+`llm` (`eval_modes`) picks the model of the `reason` step: none, the sandbox's scripted Bedrock stand-in
+(scripts cycling over the scenarios, adversaries included) or Amazon Bedrock with the user's `llm` settings;
+the model calls' tokens and latency go in `extra.llm`.
+
 `latency_ms` adds that many milliseconds to every stand-in request (`FaultInjector.set_latency`) and to every
 moto request (`moto_latency.set_latency`), from just before the alarm fires (seeding stays fast).
 """
@@ -42,6 +46,7 @@ import sqlalchemy as sa
 
 from oncall_agent.daemon import Daemon
 from oncall_agent.domain.evidence import Hypothesis
+from oncall_agent.eval.llm_modes import LlmChoice, LlmMode, check_mode, llm_section, llm_usage, stub_script
 from oncall_agent.eval.report import ScenarioResult, score
 from oncall_agent.investigation.views import incident_view
 from oncall_agent.sandbox import moto_latency
@@ -80,6 +85,7 @@ class Observation:
     reported_at: datetime | None  # when the hypotheses were stored
     calls: list[ApiCall]
     source_seconds: dict[str, float]  # each gather branch's wall time, as the graph recorded it
+    llm_totals: dict[str, Any]  # the reason step's totals (calls, tokens, cost, seconds) if it recorded them
 
 
 @dataclass(frozen=True)
@@ -87,6 +93,7 @@ class EvalRun:
     results: list[ScenarioResult]
     abstain_below: float
     latency_ms: int
+    llm: LlmMode = "off"
 
 
 def run_eval(
@@ -95,23 +102,28 @@ def run_eval(
     latency_ms: int = 0,
     progress: Progress = lambda _line: None,
     timeout: float = DEFAULT_TIMEOUT,
+    llm: str = "off",
+    user_settings: Settings | None = None,
 ) -> EvalRun:
     """Load every scenario in `directory` (ScenarioError on any format problem, before anything runs), run and
     score each one in turn. A scenario that fails to run is reported as a failed row, not raised."""
     if latency_ms < 0:
         raise ValueError("latency_ms must be >= 0")
+    mode = check_mode(llm, user_settings)
     scenarios = load_scenarios(directory)
     results: list[ScenarioResult] = []
     abstain_below = InvestigationSettings().abstain_below
     for index, scenario in enumerate(scenarios, 1):
         tag = f"[{index}/{len(scenarios)}] {scenario.id}"
-        progress(f"{tag}: running")
+        script = f" (llm script {stub_script(index - 1)})" if mode == "stub" else ""
+        progress(f"{tag}: running{script}")
         began = time.monotonic()
-        result = run_scenario(scenario, latency_ms=latency_ms, timeout=timeout)
+        choice = LlmChoice(mode, index - 1, user_settings)
+        result = run_scenario(scenario, latency_ms=latency_ms, timeout=timeout, llm=choice)
         abstain_below = result.extra.get("abstain_below", abstain_below)
         progress(f"{tag}: {_progress_line(result)} ({time.monotonic() - began:.0f} s with set-up)")
         results.append(result)
-    return EvalRun(results, abstain_below, latency_ms)
+    return EvalRun(results, abstain_below, latency_ms, mode)
 
 
 def _progress_line(result: ScenarioResult) -> str:
@@ -123,9 +135,12 @@ def _progress_line(result: ScenarioResult) -> str:
     return f"{marks}{wrong}; {seconds} s, {result.api_calls} API calls"
 
 
-def run_scenario(scenario: Scenario, *, latency_ms: int = 0, timeout: float = DEFAULT_TIMEOUT) -> ScenarioResult:
+def run_scenario(
+    scenario: Scenario, *, latency_ms: int = 0, timeout: float = DEFAULT_TIMEOUT, llm: LlmChoice | None = None
+) -> ScenarioResult:
     """Run the agent on one scenario and score it; failures become a failed row."""
     settings: Settings | None = None
+    choice = llm or LlmChoice()
     try:
         with tempfile.TemporaryDirectory(prefix="oncall-eval-") as tmp:
             world = SandboxWorld(scenario, latency_ms=latency_ms)
@@ -133,15 +148,19 @@ def run_scenario(scenario: Scenario, *, latency_ms: int = 0, timeout: float = DE
             try:
                 world.start()
                 world.seed()
-                settings = eval_settings(world, Path(tmp))
+                settings = eval_settings(world, Path(tmp), llm_section(choice.mode, world, choice.index, choice.user))
                 observed = _observe_frozen(world, settings, latency_ms, timeout)
+                usage = llm_usage(world, choice, observed.llm_totals)
             finally:
                 moto_latency.set_latency(0)
                 world.stop()
     except Exception as exc:  # noqa: BLE001 - one broken scenario must not end the whole run
         return _failed(scenario, f"{type(exc).__name__}: {exc}", settings, latency_ms)
     assert settings is not None
-    return score_observation(scenario, observed, settings.investigation.abstain_below, latency_ms)
+    result = score_observation(scenario, observed, settings.investigation.abstain_below, latency_ms)
+    if usage is not None:
+        result.extra["llm"] = usage
+    return result
 
 
 def _observe_frozen(world: SandboxWorld, settings: Settings, latency_ms: int, timeout: float) -> Observation:
@@ -156,11 +175,14 @@ def _observe_frozen(world: SandboxWorld, settings: Settings, latency_ms: int, ti
         gc.unfreeze()
 
 
-def eval_settings(world: SandboxWorld, folder: Path) -> Settings:
-    """The agent pointed at `world`: its own SQLite store, an ephemeral port, no poller, short verification."""
+def eval_settings(world: SandboxWorld, folder: Path, llm: dict[str, Any] | None = None) -> Settings:
+    """The agent pointed at `world`: its own SQLite store, an ephemeral port, no poller, short verification,
+    and the `llm` section of the chosen mode (none: the LLM stays off)."""
     config = world.agent_config(store_url=f"sqlite:///{folder / 'oncall-agent.db'}", http_port=0)
     config["aws"]["poll_enabled"] = False
     config["investigation"] = {"verify_timeout_seconds": 2, "verify_poll_seconds": 0.5}
+    if llm is not None:
+        config["llm"] = llm
     return Settings(**config)
 
 
@@ -218,7 +240,17 @@ def _wait_for_report(world: SandboxWorld, daemon: Daemon, timeout: float) -> Obs
         reported_at=reported_at,
         calls=_calls(world, opened_at.timestamp(), until),
         source_seconds=dict((reported or {}).get("data", {}).get("source_seconds", {})),
+        llm_totals=_llm_totals(investigation.graph, incident_id),
     )
+
+
+def _llm_totals(graph: Any, incident_id: str) -> dict[str, Any]:
+    """The reason step's totals (calls, tokens, cost, failure, narrative) from the checkpointed graph state."""
+    try:
+        totals = graph.get_state({"configurable": {"thread_id": incident_id}}).values.get("llm") or {}
+    except Exception:  # noqa: BLE001 - no readable checkpoint: no totals
+        totals = {}
+    return dict(totals)
 
 
 def _entry(view: dict[str, Any], kind: str, to: str | None = None) -> dict[str, Any] | None:
@@ -268,7 +300,6 @@ def score_observation(scenario: Scenario, seen: Observation, abstain_below: floa
     extra: dict[str, Any] = {
         "incident_id": seen.incident_id,
         "status": seen.status,
-        "abstained": verdict.abstained,
         "abstain_below": abstain_below,
         "latency_ms": latency_ms,
         "top_hypothesis": _hypothesis(top) if top else None,
@@ -289,6 +320,8 @@ def score_observation(scenario: Scenario, seen: Observation, abstain_below: floa
         confidently_wrong=verdict.confidently_wrong,
         seconds=None if seconds is None else round(seconds, 3),
         api_calls=len(seen.calls),
+        abstained=verdict.abstained,
+        brier=verdict.brier,
         extra=extra,
     )
 

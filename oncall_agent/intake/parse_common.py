@@ -13,6 +13,7 @@ from typing import Any, NamedTuple, ParamSpec, TypeVar
 from oncall_agent.domain.alarm import AlarmState
 from oncall_agent.domain.errors import PayloadError
 from oncall_agent.domain.time import as_utc, parse_aws_timestamp
+from oncall_agent.intake.json_shape import check_json_value
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -141,6 +142,7 @@ def load_json_object(text: str, what: str) -> Obj:
         value = json.loads(text)
     except (ValueError, RecursionError):
         raise PayloadError(f"{what} is not JSON") from None
+    check_json_value(value, what)
     return as_obj(value, what)
 
 

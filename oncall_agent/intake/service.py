@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from oncall_agent.domain.errors import OncallAgentError, PayloadError
+from oncall_agent.intake.parse_common import show
 from oncall_agent.intake.parsers import parse_sns_alarm, parse_webhook_payload
 from oncall_agent.ports import AppendResult, IncidentStore
 
@@ -74,8 +75,8 @@ class IntakeService:
     def accept_sns(self, message: dict[str, Any], header_type: str | None, header_topic: str | None) -> IntakeResult:
         """Handle one SNS HTTP delivery (already JSON-decoded)."""
         kind = message.get("Type")
-        if kind not in SNS_TYPES:
-            raise PayloadError(f"unknown SNS message Type {kind!r}")
+        if not isinstance(kind, str) or kind not in SNS_TYPES:
+            raise PayloadError(f"unknown SNS message Type {show(kind)}")
         if header_type is not None and header_type != kind:
             raise PayloadError(f"x-amz-sns-message-type {header_type!r} does not match Type {kind!r}")
         topic = message.get("TopicArn")

@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from opentelemetry import trace
+from opentelemetry.trace import Tracer
+
 from oncall_agent.domain.catalog import Service
+from oncall_agent.investigation.tracing import TRACER_NAME
 from oncall_agent.ports import (
     ActionExecutor,
     AlarmStates,
+    AwsEventFeed,
     ChangeHistory,
     DeployHistory,
     IncidentStore,
     IssueTracker,
     LogSearch,
+    MetricBatchReader,
     MetricReader,
+    Reasoner,
     TicketTracker,
+    TopologyReader,
 )
 from oncall_agent.response.planner import Policy
 from oncall_agent.response.runbooks import Runbook
@@ -35,6 +43,10 @@ class Messenger(Protocol):
 
     def closed(self, incident_id: str, resolved: bool, text: str) -> list[Any]: ...
 
+    def escalated(
+        self, incident_id: str, team: str, severity: Mapping[str, Any] | None, reason: str = ""
+    ) -> list[Any]: ...
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -47,6 +59,24 @@ class Limits:
     source_timeout_seconds: float = 20
     api_calls_per_source: int | None = 100
     log_scan_bytes: float | None = 10e9
+    neighbourhood_tag_key: str = "service"
+    list_metrics_pages: int = 1
+
+
+@dataclass(frozen=True)
+class LlmLimits:
+    """The reason step's budgets (settings `llm`) and the model's price in USD per million tokens (in, out)."""
+
+    model_id: str = ""
+    provider: str = "aws.bedrock"  # gen_ai.provider.name of the spans (GenAI conventions: aws.bedrock, openai)
+    deadline_seconds: float = 45
+    max_input_tokens: int = 24000
+    max_new_hypotheses: int = 3
+    max_rounds: int = 1
+    max_tool_calls: int = 6
+    evidence_items: int = 60
+    evidence_chars: int = 400
+    price_per_million: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -69,7 +99,15 @@ class Deps:
     alarms: AlarmStates | None = None
     tickets: TicketTracker | None = None
     issues: IssueTracker | None = None
+    metric_batches: MetricBatchReader | None = None  # the neighbourhood's golden signals and ListMetrics
+    topology: TopologyReader | None = None
+    aws_events: AwsEventFeed | None = None
     executors: dict[str, ActionExecutor] = field(default_factory=dict)
+    # The OpenTelemetry API's no-op tracer unless bootstrap hands over one from the configured provider.
+    tracer: Tracer = field(default_factory=lambda: trace.get_tracer(TRACER_NAME))
+    reasoner: Reasoner | None = None  # the optional LLM (settings `llm`); None: the reason step passes through
+    llm: LlmLimits = field(default_factory=LlmLimits)
+    on_reasoned: Callable[[dict[str, Any]], None] = lambda _totals: None  # the reason step's totals (metrics)
 
     def service(self, name: str) -> Service:
         """The catalog entry, or a bare service for alarms the catalog does not name."""

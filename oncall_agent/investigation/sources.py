@@ -3,22 +3,28 @@ builders. A source that is not configured or fails becomes a `gap` item saying w
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from oncall_agent.domain.alarm import MetricSpec
-from oncall_agent.domain.budget import CallBudgetExceeded, CallMeter, ScanBudgetExceeded, metered
-from oncall_agent.domain.evidence import Evidence
+from oncall_agent.domain.budget import CallBudgetExceeded, CallMeter, metered
+from oncall_agent.domain.evidence import Evidence, EvidenceKind
 from oncall_agent.domain.incident import IncidentStatus
-from oncall_agent.domain.records import LogSample
+from oncall_agent.domain.records import TicketRecord
 from oncall_agent.investigation.correlate import evidence as build
 from oncall_agent.investigation.correlate.context import CorrelationContext
-from oncall_agent.investigation.correlate.signals import INCIDENT_WINDOW
+from oncall_agent.investigation.dependency_logs import dependency_log_evidence
 from oncall_agent.investigation.deps import Deps
+from oncall_agent.investigation.log_window import read_window
+from oncall_agent.investigation.neighbourhood.explore import ExploreSettings
+from oncall_agent.investigation.neighbourhood.feeds import event_evidence
+from oncall_agent.investigation.neighbourhood.source import neighbourhood_evidence
+from oncall_agent.investigation.tracing import mark_failed, source_span
 
 KNOWN_ISSUES = timedelta(days=90)
 """How far back the service repository's issues are read: the known problems a new error signature may match."""
@@ -34,6 +40,7 @@ def context_from_scope(deps: Deps, scope: dict[str, Any]) -> CorrelationContext:
         onset=datetime.fromisoformat(scope["onset"]),
         window_start=datetime.fromisoformat(scope["window_start"]),
         now=datetime.fromisoformat(scope["now"]),
+        alarm_description=str(scope.get("alarm_description") or ""),
     )
 
 
@@ -50,48 +57,41 @@ def _metrics(deps: Deps, ctx: CorrelationContext, region: str) -> list[Evidence]
 def _logs(deps: Deps, ctx: CorrelationContext, region: str) -> list[Evidence]:
     if deps.logs is None or not ctx.service.log_groups:
         return [build.gap("logs", f"no log groups configured for {ctx.service.name}")]
-    # Two bounded samples, half the line budget each: the newest lines alone would leave a busy service without a
-    # baseline, and then nothing could be called new. The incident window is read first: when the scan budget
-    # runs out, the baseline is what is lost.
-    groups, split, half = ctx.service.log_groups, ctx.onset - INCIDENT_WINDOW, max(1, deps.limits.log_lines_limit // 2)
-    scan_budget = deps.limits.log_scan_bytes
-    after = deps.logs.sample(region, groups, split, ctx.now, half, scan_budget)
-    left = None if scan_budget is None else scan_budget - after.bytes_scanned
-    cuts = [f"only the newest {half} lines since {iso_minute(split)} were mined"] if after.truncated else []
-    before = LogSample(records=[], truncated=True)  # no baseline read: nothing can be called new
-    if left is not None and left <= 0:
-        cuts.append(f"baseline not read: the incident window alone scanned {after.bytes_scanned:,.0f} bytes")
-    else:
-        try:
-            before = deps.logs.sample(region, groups, ctx.window_start, split, half, left)
-        except ScanBudgetExceeded as exc:
-            cuts.append(f"baseline not read: {exc}")
-        if before.truncated and before.records:
-            cuts.append(f"only the newest {half} baseline lines before {iso_minute(split)} were mined")
-    sample = LogSample(
-        records=[*before.records, *after.records],
-        truncated=before.truncated or after.truncated,
-        bytes_scanned=before.bytes_scanned + after.bytes_scanned,
-    )
-    return [*build.log_evidence(sample, ctx, split=split), *(build.cut("logs", what) for what in cuts)]
+    groups, lines = ctx.service.log_groups, deps.limits.log_lines_limit
+    window = read_window(deps.logs, region, groups, ctx, lines, deps.limits.log_scan_bytes)
+    return [
+        *build.log_evidence(window.sample, ctx, split=window.split),
+        *(build.cut("logs", what) for what in window.cuts),
+    ]
 
 
-def iso_minute(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
+def _dependency_logs(deps: Deps, ctx: CorrelationContext, region: str) -> list[Evidence]:
+    return dependency_log_evidence(deps.logs, ctx, region, deps.limits.log_lines_limit, deps.limits.log_scan_bytes)
 
 
 def _deploys(deps: Deps, ctx: CorrelationContext, region: str) -> list[Evidence]:
     if deps.deploys is None:
         return [build.gap("deploys", "no deploy history configured")]
-    records = deps.deploys.deploys(region, ctx.service, ctx.window_start, ctx.now)
+    # One unit per backend: a GitHub outage must not throw away the ECS/Lambda/CodeDeploy history read from AWS.
+    aws = deps.deploys
+    parts = [
+        per_backend(
+            "deploys", "AWS deploy history", lambda: aws.deploys(region, ctx.service, ctx.window_start, ctx.now)
+        )
+    ]
     if deps.issues is not None and ctx.service.repo:
-        repo = ctx.service.repo
-        records = [
-            *records,
-            *deps.issues.commits(repo, ctx.window_start, ctx.now),
-            *deps.issues.deployments(repo, ctx.window_start, ctx.now),
-        ]
-    return build.deploy_evidence(records, ctx)
+        issues, repo = deps.issues, ctx.service.repo
+        parts.append(
+            per_backend(
+                "deploys",
+                f"GitHub commits and deployments of {repo}",
+                lambda: [
+                    *issues.commits(repo, ctx.window_start, ctx.now),
+                    *issues.deployments(repo, ctx.window_start, ctx.now),
+                ],
+            )
+        )
+    return _joined(parts, lambda records: build.deploy_evidence(records, ctx))
 
 
 def _changes(deps: Deps, ctx: CorrelationContext, region: str) -> list[Evidence]:
@@ -107,17 +107,52 @@ def _alarms(deps: Deps, ctx: CorrelationContext, region: str) -> list[Evidence]:
 
 
 def _tickets(deps: Deps, ctx: CorrelationContext, region: str) -> list[Evidence]:
-    records = []
+    parts = []
     if deps.tickets is not None and ctx.service.servicenow_ci:
-        records += deps.tickets.change_requests(ctx.service.servicenow_ci, ctx.window_start, ctx.now)
+        tickets, ci = deps.tickets, ctx.service.servicenow_ci
+        parts.append(
+            per_backend(
+                "tickets",
+                f"ServiceNow change requests on {ci}",
+                lambda: tickets.change_requests(ci, ctx.window_start, ctx.now),
+            )
+        )
     if deps.issues is not None and ctx.service.repo:
-        repo = ctx.service.repo
-        found = [
-            *deps.issues.search_issues(repo, ctx.alarm_name),
-            *deps.issues.recent_issues(repo, ctx.now - KNOWN_ISSUES),
-        ]
-        records += list({record.number: record for record in found}.values())
-    return build.ticket_evidence(records, ctx)
+        issues, repo = deps.issues, ctx.service.repo
+
+        def github_issues() -> list[TicketRecord]:
+            found = [*issues.search_issues(repo, ctx.alarm_name), *issues.recent_issues(repo, ctx.now - KNOWN_ISSUES)]
+            return list({record.number: record for record in found}.values())
+
+        parts.append(per_backend("tickets", f"GitHub issues of {repo}", github_issues))
+    return _joined(parts, lambda records: build.ticket_evidence(records, ctx))
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Part(Generic[T]):
+    """What one backend of a source read, or the gap its failure left."""
+
+    records: list[T]
+    gap: Evidence | None = None
+
+
+def per_backend(source: str, backend: str, read: Callable[[], list[T]]) -> Part[T]:
+    """Read one backend of a multi-backend source; its failure becomes its own gap, never the whole source's.
+    A refused API call is not one: the source's meter reports it once for the source (`_run_metered`)."""
+    try:
+        return Part(read())
+    except CallBudgetExceeded:
+        return Part([])
+    except Exception as exc:  # noqa: BLE001 - one backend down is a gap; the other backends' evidence stands
+        return Part([], build.gap(source, f"{backend}: {type(exc).__name__}: {str(exc)[:300]}"))
+
+
+def _joined(parts: list[Part[T]], to_evidence: Callable[[list[T]], list[Evidence]]) -> list[Evidence]:
+    records = [record for part in parts for record in part.records]
+    return [*to_evidence(records), *(part.gap for part in parts if part.gap is not None)]
 
 
 def _memory(deps: Deps, ctx: CorrelationContext, region: str) -> list[Evidence]:
@@ -129,14 +164,26 @@ def _memory(deps: Deps, ctx: CorrelationContext, region: str) -> list[Evidence]:
     return build.past_incident_evidence(past, ctx)
 
 
+def _neighbourhood(deps: Deps, ctx: CorrelationContext, region: str) -> list[Evidence]:
+    settings = ExploreSettings(deps.limits.neighbourhood_tag_key, deps.limits.list_metrics_pages)
+    return neighbourhood_evidence(ctx.service, ctx.catalog, region, deps.topology, deps.metric_batches, settings, ctx)
+
+
+def _events(deps: Deps, ctx: CorrelationContext, region: str) -> list[Evidence]:
+    return event_evidence(ctx.service, ctx.catalog, region, deps.aws_events, ctx)
+
+
 SOURCES: dict[str, Callable[[Deps, CorrelationContext, str], list[Evidence]]] = {
     "metrics": _metrics,
     "logs": _logs,
+    "dependency_logs": _dependency_logs,
     "deploys": _deploys,
     "changes": _changes,
     "alarms": _alarms,
     "tickets": _tickets,
     "memory": _memory,
+    "neighbourhood": _neighbourhood,
+    "events": _events,
 }
 
 
@@ -164,14 +211,20 @@ def gather_one(deps: Deps, name: str, scope: dict[str, Any]) -> Gathered:
     raised."""
     seconds = deps.limits.source_timeout_seconds
     meter = CallMeter(name, deps.limits.api_calls_per_source)
-    future = _POOL.submit(_run_metered, meter, deps, name, scope)
-    try:
-        found = future.result(timeout=seconds)
-    except FutureTimeout:
-        future.cancel()
-        found = [build.gap(name, f"not checked: still running after the {seconds:g} s budget for one source")]
-    except CallBudgetExceeded as exc:
-        found = [build.cut(name, f"{exc} (nothing read)")]
-    except Exception as exc:  # noqa: BLE001 - a broken source is evidence of a gap, not a failed investigation
-        found = [build.gap(name, f"{type(exc).__name__}: {str(exc)[:300]}")]
+    with source_span(deps.tracer, name) as span:
+        # The source's thread runs in this context: its log lines carry the trace, its spans nest under this one.
+        future = _POOL.submit(contextvars.copy_context().run, _run_metered, meter, deps, name, scope)
+        try:
+            found = future.result(timeout=seconds)
+        except FutureTimeout:
+            future.cancel()
+            found = [build.gap(name, f"not checked: still running after the {seconds:g} s budget for one source")]
+        except CallBudgetExceeded as exc:
+            found = [build.cut(name, f"{exc} (nothing read)")]
+        except Exception as exc:  # noqa: BLE001 - a broken source is evidence of a gap, not a failed investigation
+            found = [build.gap(name, f"{type(exc).__name__}: {str(exc)[:300]}")]
+        gaps = [item.summary for item in found if item.kind == EvidenceKind.GAP]
+        span.set_attributes({"oncall.evidence.count": len(found), "oncall.api_calls": meter.total})
+        if gaps:
+            mark_failed(span, gaps[0])
     return Gathered(found, meter.total)

@@ -20,7 +20,9 @@ class InvestigationState(TypedDict, total=False):
     evidence: Annotated[list[dict[str, Any]], operator.add]
     source_seconds: Annotated[dict[str, float], merge]  # wall time of each gather branch
     source_calls: Annotated[dict[str, int], merge]  # API calls each gather branch sent (its budget's count)
-    hypotheses: list[dict[str, Any]]
+    hypotheses: list[dict[str, Any]]  # what the incident shows (after the reason step when it ran)
+    correlated: list[dict[str, Any]]  # the correlator's own ranking, set by the reason step: plan reads it
+    llm: dict[str, Any]  # the reason step's totals (calls, tokens, latency, cost), narrative and disagreement
     actions: list[dict[str, Any]]
     executed: list[dict[str, Any]]
     outcome: dict[str, Any]

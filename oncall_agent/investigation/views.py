@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from oncall_agent.domain.incident import Incident
+from oncall_agent.investigation.tracing import trace_id_of
 
 
 def incident_summary(incident: Incident) -> dict[str, Any]:
@@ -32,4 +33,15 @@ def incident_view(store: Any, results: Any, actions: Any, incident_id: str) -> d
         "actions": [a.model_dump(mode="json") for a in actions.for_incident(incident_id)],
         "timeline": [e.model_dump(mode="json") for e in incident.timeline],
         "resolution": incident.resolution.model_dump(mode="json") if incident.resolution else None,
+        "trace_id": trace_id_of(incident_id),
+        "llm": llm_totals(incident),
     }
+
+
+def llm_totals(incident: Incident) -> dict[str, Any] | None:
+    """The reason step's totals and narrative, kept with the latest ranking's timeline entry (None: it was off)."""
+    for entry in reversed(incident.timeline):
+        if entry.kind == "hypotheses":
+            found = entry.data.get("llm")
+            return found if isinstance(found, dict) else None
+    return None

@@ -2,9 +2,10 @@
 
 Deterministic and LLM-free: hypotheses in, runbooks matched, parameter templates rendered from facts
 (the catalog entry, the hypothesis, the culprit deploy's record, the alarm), digests computed, the Cedar
-policy consulted. An action whose template cannot be filled, or whose kind the policy denies, is not
-proposed; `plan` records why in `Plan.skipped`. Action ids are stable (incident id + digest), so planning the
-same thing again yields the same ids. Order: concrete actions first, `escalate` last.
+policy consulted (its decision, and for APPROVAL the group that may approve, travel with the action). An
+action whose template cannot be filled, or whose kind the policy denies, is not proposed; `plan` records why
+in `Plan.skipped`. Action ids are stable (incident id + digest), so planning the same thing again yields the
+same ids. Order: concrete actions first, `escalate` last.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any, Protocol
 from oncall_agent.domain.action import PolicyDecision, ProposedAction, action_digest
 from oncall_agent.domain.catalog import Service
 from oncall_agent.domain.evidence import Evidence, EvidenceKind, Hypothesis
+from oncall_agent.response.policy import Decision
 from oncall_agent.response.runbooks import RenderError, Runbook, RunbookAction, match, render_parameters
 
 ESCALATE = "escalate"
@@ -25,7 +27,9 @@ SECOND_WITHIN = 0.1  # the second hypothesis is planned for too when its confide
 
 
 class Policy(Protocol):
-    def decide(self, kind: str, service: Service) -> tuple[PolicyDecision, list[str]]: ...
+    def evaluate(self, kind: str, service: Service) -> Decision:
+        """The decision, its reasons and, for APPROVAL, the group that may approve (the owning team)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -102,7 +106,8 @@ def _propose_step(
         parameters = render_parameters(step, context)
     except RenderError as exc:
         return None, Skipped(runbook.id, step.kind, f"not proposed: {exc}")
-    decision, why = policy.decide(step.kind, service)
+    verdict = policy.evaluate(step.kind, service)
+    decision, why = verdict.decision, verdict.reasons
     if decision is PolicyDecision.DENY:
         return None, Skipped(runbook.id, step.kind, "denied by policy: " + "; ".join(why))
     digest = action_digest(step.kind, parameters)
@@ -115,6 +120,7 @@ def _propose_step(
         risk=step.risk,
         policy=decision,
         digest=digest,
+        approvers=verdict.approvers if decision is PolicyDecision.APPROVAL else None,
     )
     return action, why
 

@@ -10,7 +10,8 @@ The environment is the service's `environment` (or `env`) tag, lower-cased, `unk
 policy treats any environment it does not recognise as non-production as needing approval.
 
 Approvers: an APPROVAL decision is approved by a group: the service's `team` tag, or `oncall` when it has
-none (`approvers_for`). Identity checks against the group are the approval channel's job.
+none (`approvers_for`). The planner stores it with the action; `ApprovalService` refuses a decision by anyone
+outside it.
 """
 
 from __future__ import annotations
@@ -22,12 +23,11 @@ from typing import Any
 
 import cedarpy
 
-from oncall_agent.domain.action import PolicyDecision
+from oncall_agent.domain.action import DEFAULT_APPROVERS, PolicyDecision
 from oncall_agent.domain.catalog import Service
 from oncall_agent.domain.errors import ConfigError
 
 PRINCIPAL = 'OncallAgent::Agent::"oncall-agent"'
-DEFAULT_APPROVERS = "oncall"
 
 
 def _quote(value: str) -> str:

@@ -27,7 +27,7 @@ from typing import Any, Literal
 import jinja2
 import yaml
 from jinja2.sandbox import SandboxedEnvironment
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from oncall_agent.domain.catalog import Service
 from oncall_agent.domain.errors import ConfigError
@@ -83,6 +83,9 @@ class RunbookAction(_Strict):
     kind: str
     risk: Literal["low", "medium", "high"] = "medium"
     parameters: dict[str, str] = Field(default_factory=dict)
+    # `required`: a high-risk action is decided by a ServiceNow change request (its approval counts as the
+    # action's approval; rejected or canceled rejects it) instead of an approval in the console, API or GitHub.
+    change: Literal["none", "required"] = "none"
 
     @field_validator("kind")
     @classmethod
@@ -90,6 +93,12 @@ class RunbookAction(_Strict):
         if value not in ACTION_KINDS:
             raise ValueError(f"action kind {value!r} is not allowed; allowed: {sorted(ACTION_KINDS)}")
         return value
+
+    @model_validator(mode="after")
+    def _change_only_for_high_risk(self) -> RunbookAction:
+        if self.change == "required" and self.risk != "high":
+            raise ValueError(f"{self.kind}: change: required needs risk: high (it is {self.risk})")
+        return self
 
     @field_validator("parameters")
     @classmethod

@@ -4,7 +4,9 @@ alarm, the investigation, the tickets, the approval, the action, the recovery an
 from __future__ import annotations
 
 import secrets
+import signal
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -14,6 +16,7 @@ from typing import Any
 import requests
 import yaml
 
+from oncall_agent.coordination.render import shorten
 from oncall_agent.daemon import Daemon
 from oncall_agent.investigation.views import incident_view
 from oncall_agent.sandbox.scenario import load_scenario
@@ -78,13 +81,26 @@ class DemoRun:
     def report_findings(self, view: dict[str, Any]) -> None:
         per_source = Counter(e["source"] for e in view["evidence"] if e["kind"] != "gap")
         gaps = [e for e in view["evidence"] if e["kind"] == "gap"]
+        said = ", ".join(f"{g['source']} ({shorten(g['summary'], 80)})" for g in gaps)
         self.say(
             "evidence gathered: "
             + ", ".join(f"{k} {v}" for k, v in sorted(per_source.items()))
-            + (f"; gaps: {', '.join(g['source'] + ' (' + g['summary'][:60] + ')' for g in gaps)}" if gaps else "")
+            + (f"; gaps: {said}" if gaps else "")
         )
         for rank, h in enumerate(view["hypotheses"][:3], 1):
             self.say(f"  #{rank} {h['category']:<14} {h['culprit'] or '-':<40} confidence {h['confidence']:.2f}")
+
+    def wait_delivered(self, incident_id: str) -> None:
+        """Until every tracker write the incident queued was delivered (or given up): the summary reads the
+        trackers themselves, and on a busy machine the last escalation update may still be in the outbox."""
+        try:
+            wait_for(
+                lambda: all(row.status != "pending" for row in self.inv.outbox.for_incident(incident_id)),
+                30,
+                "the trackers to receive the incident's updates",
+            )
+        except TimeoutError:  # a tracker still retrying: the summary says what it holds now
+            self.say("some tracker updates are still being retried")
 
     def report_tickets(self, incident_id: str, when: str) -> dict[str, Any]:
         links = wait_for(
@@ -116,7 +132,11 @@ def _settings(world: SandboxWorld, folder: Path, token: str) -> Settings:
     config = world.agent_config(
         store_url=f"sqlite:///{folder / 'oncall-agent.db'}", http_port=0, poll_interval_seconds=1.0
     )
-    config["approvals"] = {"tokens": {OPERATOR: token}}
+    # The demo operator may decide for every team of the scenario's catalog (and `oncall`, for untagged services).
+    teams = sorted(
+        {str(s.get("tags", {}).get("team")) for s in config.get("services", []) if s.get("tags", {}).get("team")}
+    )
+    config["approvals"] = {"approvers": {OPERATOR: {"token": token, "groups": [*teams, "oncall"]}}}
     config["investigation"] = {"verify_timeout_seconds": 20, "verify_poll_seconds": 0.5}
     # On disk too, so a person can point the CLI at this demo (`approve --config ...` in --interactive).
     (folder / "oncall-agent.yaml").write_text(yaml.safe_dump(config))
@@ -137,7 +157,7 @@ def _story(run: DemoRun, interactive: bool) -> dict[str, Any]:
         say(f"proposed {action['kind']} {action['id']} {action['parameters']} (policy: {action['policy']})")
     if pending and interactive:
         config = Path(run.daemon.settings.store.url.removeprefix("sqlite:///")).with_name("oncall-agent.yaml")
-        say(f"waiting for approval: oncall-agent approve {pending[0]['id']} --as YOUR-NAME --config {config}")
+        say(f"waiting for approval: oncall-agent approve {pending[0]['id']} --as {OPERATOR} --config {config}")
     elif pending:
         run.approve(pending[0])
     view = run.wait_status(incident_id, SETTLED, 120 if not interactive else 3600)
@@ -146,11 +166,27 @@ def _story(run: DemoRun, interactive: bool) -> dict[str, Any]:
             say(f"action {action['kind']} {action['id']}: {action['status']}")
     say(f"incident {incident_id}: {view['status']}")
     run.report_tickets(incident_id, "updated")
+    run.wait_delivered(incident_id)
     return view
 
 
-def run_demo(scenario_path: Path | None, say: Say, interactive: bool = False) -> dict[str, Any]:
-    """Run the whole demo; returns the JSON summary. `say` prints progress."""
+def _format2_counts(resources: int, events: int, unseeded: list[str]) -> str:
+    """`, 5 resources, 4 AWS events` for a format-2 scenario (nothing for format 1); names what was not seeded."""
+    text = (f", {resources} resources" if resources else "") + (f", {events} AWS events" if events else "")
+    return text + (f" (not seeded: {', '.join(unseeded)})" if unseeded else "")
+
+
+def run_demo(
+    scenario_path: Path | None,
+    say: Say,
+    interactive: bool = False,
+    *,
+    keep: bool = False,
+    on_result: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Run the whole demo; returns the JSON summary. `say` prints progress. With `keep`, the store and config
+    stay on disk and the agent keeps serving (the story can be browsed) until SIGINT/SIGTERM; `on_result` gets
+    the summary before that wait."""
     scenario = load_scenario(scenario_path or default_scenario())
     say(f"scenario {scenario.id}: {scenario.title}")
     world = SandboxWorld(scenario)
@@ -162,20 +198,50 @@ def run_demo(scenario_path: Path | None, say: Say, interactive: bool = False) ->
             f"sandbox up (moto {endpoints.aws}); seeded {aws.alarms + aws.other_alarms} alarms, "
             f"{aws.metric_points} metric points, {aws.log_events} log lines, {len(standins.cloudtrail_event_ids)} "
             f"CloudTrail events, {standins.commits} commits, {standins.servicenow_records} ServiceNow records"
+            + _format2_counts(aws.resources, aws.events + len(standins.health_event_arns), aws.unseeded_resources)
         )
+        if keep:
+            return _run_agent(world, Path(tempfile.mkdtemp(prefix="oncall-demo-")), say, interactive, on_result)
         with tempfile.TemporaryDirectory(prefix="oncall-demo-") as tmp:
-            token = secrets.token_urlsafe(24)
-            daemon = Daemon(_settings(world, Path(tmp), token))
-            world.seed_history(daemon.components.store)
-            url = daemon.start_in_thread()
-            try:
-                view = _story(DemoRun(world, daemon, url, token, say), interactive)
-                time.sleep(1.5)  # let the relay deliver the closing updates
-                return summarize(world, view, daemon)
-            finally:
-                daemon.stop_thread()
+            return _run_agent(world, Path(tmp), say, interactive, None)
     finally:
         world.stop()
+
+
+def _run_agent(
+    world: SandboxWorld,
+    folder: Path,
+    say: Say,
+    interactive: bool,
+    keep_with: Callable[[dict[str, Any]], None] | None,
+) -> dict[str, Any]:
+    """The agent in this process on `folder`'s store; `keep_with` set: report, then serve until a signal."""
+    token = secrets.token_urlsafe(24)
+    daemon = Daemon(_settings(world, folder, token))
+    world.seed_history(daemon.components.store)
+    url = daemon.start_in_thread()
+    try:
+        view = _story(DemoRun(world, daemon, url, token, say), interactive)
+        time.sleep(1.5)  # let the relay deliver the closing updates
+        result = summarize(world, view, daemon)
+        if keep_with is not None:
+            keep_with(result)
+            say(
+                f"kept: store and config in {folder} (oncall-agent incidents show {view['id']} --config "
+                f"{folder / 'oncall-agent.yaml'})"
+            )
+            say(f"the agent keeps serving at {url} (API token {token}); Ctrl-C to stop")
+            _wait_for_signal()
+        return result
+    finally:
+        daemon.stop_thread()
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda _signum, _frame: stop.set())
+    stop.wait()
 
 
 def summarize(world: SandboxWorld, view: dict[str, Any], daemon: Daemon) -> dict[str, Any]:
@@ -193,7 +259,19 @@ def summarize(world: SandboxWorld, view: dict[str, Any], daemon: Daemon) -> dict
             {"id": a["id"], "kind": a["kind"], "status": a["status"], "approved_by": a["decided_by"]}
             for a in view["actions"]
         ],
-        "servicenow": {"number": sn.get("number"), "state": sn.get("state")},
-        "github": {"issue": number, "state": getattr(issue, "state", None)},
+        "servicenow": {
+            "number": sn.get("number"),
+            "state": sn.get("state"),
+            "assignment_group": sn.get("assignment_group") or None,
+            "priority": sn.get("priority"),
+            "impact": sn.get("impact"),
+            "urgency": sn.get("urgency"),
+        },
+        "github": {
+            "issue": number,
+            "state": getattr(issue, "state", None),
+            "assignees": list(getattr(issue, "assignees", []) or []),
+        },
+        "severity": view.get("severity"),
         "timeline": [{"at": e["at"], "kind": e["kind"], "message": e["message"]} for e in view["timeline"]],
     }

@@ -24,7 +24,8 @@ from oncall_agent.sandbox.scenario_model import (
     MetricRef,
     MetricSeries,
 )
-from oncall_agent.sandbox.scenario_types import SERIES_WINDOW, resolve_time
+from oncall_agent.sandbox.scenario_resources import point_offsets
+from oncall_agent.sandbox.scenario_types import SERIES_WINDOW, resolve_time, substitute_times
 
 Level = Callable[[float], float]
 """The noiseless level of a series as a function of seconds relative to now (negative = past)."""
@@ -59,6 +60,9 @@ def level_at(series: MetricSeries, offset: float) -> float:
     Changes apply in time order: a step sets the level from `at` on; a ramp goes linearly from the level it
     finds at `at` to `ramp_to` at `until` and holds there, until a later change takes over.
     """
+    if series.points is not None:
+        return _recorded_level(series, offset)
+    assert series.baseline is not None  # a generated series (the loader checks one of the two is given)
     level = _constant(series.baseline)
     for change in sorted(series.changes, key=lambda c: c.at):
         start = change.at.total_seconds()
@@ -71,11 +75,38 @@ def level_at(series: MetricSeries, offset: float) -> float:
     return level(offset)
 
 
+def _recorded_level(series: MetricSeries, offset: float) -> float:
+    """A recorded series' value at `offset`: the last point at or before it (the first point before any)."""
+    assert series.points is not None
+    known = [(at.total_seconds(), v) for at, v in point_offsets(series.points, series.metric.period) if v is not None]
+    if not known:
+        return 0.0
+    before = [value for at, value in known if at <= offset]
+    return before[-1] if before else known[0][1]
+
+
+def recorded_points(series: MetricSeries, now: datetime) -> list[tuple[datetime, float]]:
+    """A `points` series as (timestamp, value), nulls left out, each time on its period's boundary (where
+    CloudWatch buckets it) so one value a period stays one datapoint a period."""
+    assert series.points is not None
+    period = series.metric.period
+    points = []
+    for offset, value in point_offsets(series.points, period):
+        if value is None:
+            continue
+        seconds = (resolve_time(offset, now) - _EPOCH).total_seconds()
+        points.append((_EPOCH + timedelta(seconds=math.floor(seconds / period) * period), value))
+    return points
+
+
 def metric_points(series: MetricSeries, now: datetime, seed: str) -> list[tuple[datetime, float]]:
     """One (timestamp, value) per period from -3h to now: level plus uniform noise in [-noise, +noise].
 
-    A series whose level is non-negative never goes below zero (counts and latencies cannot).
+    A series whose level is non-negative never goes below zero (counts and latencies cannot). A recorded
+    series (`points`) gives its points as written.
     """
+    if series.points is not None:
+        return recorded_points(series, now)
     rng = random.Random(seed)
     now_utc = as_utc(now)
     points = []
@@ -110,9 +141,10 @@ def generated_lines(generator: LineGenerator, now: datetime, rng: random.Random)
     start = resolve_time(generator.from_, now)
     slot = 60.0 / generator.per_minute
     count = int((generator.until - generator.from_).total_seconds() // slot)
+    template = substitute_times(generator.template, now)
     for index in range(count):
         moment = start + timedelta(seconds=(index + rng.random()) * slot)
-        yield _to_millis(moment), expand(generator.template, rng)
+        yield _to_millis(moment), expand(template, rng)
 
 
 def log_lines(spec: LogGroupSpec, now: datetime, seed: str) -> list[tuple[datetime, str]]:
@@ -121,7 +153,9 @@ def log_lines(spec: LogGroupSpec, now: datetime, seed: str) -> list[tuple[dateti
     for index, generator in enumerate(spec.lines):
         lines.extend(generated_lines(generator, now, random.Random(f"{seed}:lines:{index}")))
     raw_rng = random.Random(f"{seed}:raw")
-    lines.extend((_to_millis(resolve_time(raw.at, now)), expand(raw.message, raw_rng)) for raw in spec.raw)
+    lines.extend(
+        (_to_millis(resolve_time(raw.at, now)), expand(substitute_times(raw.message, now), raw_rng)) for raw in spec.raw
+    )
     lines.sort(key=lambda line: line[0])
     return lines
 
@@ -169,10 +203,14 @@ def breach_reason(alarm: AlarmSpec, points: list[tuple[datetime, float]], now: d
 def series_index(scenario: Scenario, metric: MetricRef | MetricQuery) -> int | None:
     """Index of the `metrics` series for this metric (namespace, name, dimensions), if the scenario has one."""
     key = (metric.namespace, metric.name, metric.dimensions)
-    for index, series in enumerate(scenario.metrics):
-        if (series.metric.namespace, series.metric.name, series.metric.dimensions) == key:
-            return index
-    return None
+    found = [
+        index
+        for index, series in enumerate(scenario.metrics)
+        if (series.metric.namespace, series.metric.name, series.metric.dimensions) == key
+    ]
+    # Format 2 may record several statistics of one metric (p50 and p99): the alarm's own wins.
+    same_stat = [index for index in found if scenario.metrics[index].metric.stat == metric.stat]
+    return (same_stat or found)[0] if found else None
 
 
 def alarm_points(scenario: Scenario, alarm: AlarmSpec, now: datetime) -> list[tuple[datetime, float]]:

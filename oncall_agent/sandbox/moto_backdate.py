@@ -21,7 +21,8 @@ def _naive(moment: datetime) -> datetime:
     return as_utc(moment).replace(tzinfo=None)
 
 
-def _backend(module: str, name: str, account: str, region: str) -> Any:
+def moto_backend(module: str, name: str, account: str, region: str) -> Any:
+    """moto's backend object of one service for (account, region), or None when moto is not in this process."""
     try:
         models = __import__(f"moto.{module}.models", fromlist=[name])
     except ImportError:  # the sandbox extra is not installed: nothing in-process to adjust
@@ -31,7 +32,7 @@ def _backend(module: str, name: str, account: str, region: str) -> Any:
 
 def backdate_alarm_state(account: str, region: str, alarm_name: str, since: datetime) -> bool:
     """Make the alarm's current state date from `since` (CloudWatch's StateUpdatedTimestamp)."""
-    backend = _backend("cloudwatch", "cloudwatch_backends", account, region)
+    backend = moto_backend("cloudwatch", "cloudwatch_backends", account, region)
     alarm = None if backend is None else backend.alarms.get(alarm_name)
     if alarm is None:
         return False
@@ -41,7 +42,7 @@ def backdate_alarm_state(account: str, region: str, alarm_name: str, since: date
 
 def finish_codedeploy_deployment(account: str, region: str, moto_id: str, deployment_id: str, at: datetime) -> bool:
     """Give a deployment moto created the scenario's id, and make it a success that started at `at`."""
-    backend = _backend("codedeploy", "codedeploy_backends", account, region)
+    backend = moto_backend("codedeploy", "codedeploy_backends", account, region)
     deployment = None if backend is None else backend.deployments.pop(moto_id, None)
     if deployment is None:
         return False
@@ -65,7 +66,7 @@ def finish_ecs_rollout(account: str, region: str, cluster: str, service: str, at
     moto never changes `deployments` after create_service and runs no tasks; a rollout that finished minutes
     ago on real ECS looks like this, with the two events ECS writes when it does.
     """
-    backend = _backend("ecs", "ecs_backends", account, region)
+    backend = moto_backend("ecs", "ecs_backends", account, region)
     found = None if backend is None else backend.services.get(f"{cluster}:{service}")
     if found is None or not found.deployments:
         return False

@@ -6,7 +6,10 @@ sandbox's moto the same two things, as a WSGI middleware around moto's applicati
 - every AWS API request first waits the configured latency (`set_latency(ms)`, default 0), so `eval --latency-ms`
   and `SandboxWorld(latency_ms=N)` can make AWS as slow as the stand-ins;
 - every AWS API request is recorded (`calls()`): the SigV4 signing name of the service (`monitoring`, `logs`,
-  `ecs`, ...), the operation, when it started and ended, and the HTTP status. `clear_calls()` empties the log.
+  `ecs`, ...), the operation, when it started and ended, the HTTP status, and who asked (the access key id of
+  the signature and the User-Agent, so tests can tell replicas and their components apart). `clear_calls()`
+  empties the log. `in_flight()` lists the requests moto has not answered yet (waiting their latency or being
+  handled), so a test can kill a caller while one of its writes is on the way.
 
 `install()` wraps the application of every `ThreadedMotoServer` started afterwards in this process (it replaces
 the `DomainDispatcherApplication` name `ThreadedMotoServer` builds its app from; idempotent). moto's own admin
@@ -27,6 +30,7 @@ from typing import Any
 _MARKER = "_oncall_agent_metered"
 _FACTORY = "DomainDispatcherApplication"  # what `ThreadedMotoServer._server_entry` builds its WSGI app with
 _CREDENTIAL_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/[^/,\s]+/([^/,\s]+)/aws4_request")
+_ACCESS_KEY = re.compile(r"Credential=([^/,\s]+)/")
 _SMITHY_OPERATION = re.compile(r"/service/[^/]+/operation/([^/?]+)")
 _ACTION = re.compile(r"(?:^|&)Action=([^&]+)")
 _ADMIN_PREFIX = "/moto-api"
@@ -44,6 +48,8 @@ class MotoCall:
     started: float
     ended: float
     status: int | None
+    access_key: str = ""
+    user_agent: str = ""
 
 
 class MotoMeter:
@@ -53,6 +59,7 @@ class MotoMeter:
         self._lock = threading.Lock()
         self._log: deque[MotoCall] = deque(maxlen=max_log)
         self._latency_ms = 0
+        self._in_flight: dict[int, MotoCall] = {}
 
     @property
     def latency_ms(self) -> int:
@@ -67,6 +74,21 @@ class MotoMeter:
     def record(self, call: MotoCall) -> None:
         with self._lock:
             self._log.append(call)
+
+    def begin(self, call: MotoCall) -> int:
+        """Note a request moto has not answered yet; `finish(token)` forgets it."""
+        with self._lock:
+            token = id(call)
+            self._in_flight[token] = call
+            return token
+
+    def finish(self, token: int) -> None:
+        with self._lock:
+            self._in_flight.pop(token, None)
+
+    def in_flight(self) -> list[MotoCall]:
+        with self._lock:
+            return sorted(self._in_flight.values(), key=lambda c: c.started)
 
     def calls(self, since: float | None = None, until: float | None = None) -> list[MotoCall]:
         """The recorded requests that started in [since, until] (either bound optional), oldest first."""
@@ -112,10 +134,10 @@ class LatencyMiddleware:
         if str(environ.get("PATH_INFO", "")).startswith(_ADMIN_PREFIX):
             return self.app(environ, start_response)
         started = time.time()
-        delay = self.meter.latency_ms
-        if delay:
-            time.sleep(delay / 1000)
         service, operation = identify(environ)
+        key = _ACCESS_KEY.search(environ.get("HTTP_AUTHORIZATION", ""))
+        caller = (key[1] if key else "", str(environ.get("HTTP_USER_AGENT", "")))
+        token = self.meter.begin(MotoCall(service, operation, started, 0.0, None, *caller))
         status: list[int] = []
 
         def capture(status_line: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
@@ -125,9 +147,14 @@ class LatencyMiddleware:
             return start_response(status_line, headers)
 
         try:
+            delay = self.meter.latency_ms
+            if delay:
+                time.sleep(delay / 1000)
             return self.app(environ, capture)
         finally:
-            self.meter.record(MotoCall(service, operation, started, time.time(), status[0] if status else None))
+            self.meter.finish(token)
+            answered = status[0] if status else None
+            self.meter.record(MotoCall(service, operation, started, time.time(), answered, *caller))
 
 
 def wrap(app: WsgiApp, meter: MotoMeter = METER) -> WsgiApp:
@@ -167,6 +194,11 @@ def latency_ms() -> int:
 
 def calls(since: float | None = None, until: float | None = None) -> list[MotoCall]:
     return METER.calls(since, until)
+
+
+def in_flight() -> list[MotoCall]:
+    """Requests moto has not answered yet (`ended` is 0), oldest first."""
+    return METER.in_flight()
 
 
 def clear_calls() -> None:

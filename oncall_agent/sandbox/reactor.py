@@ -12,9 +12,11 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
+from oncall_agent.sandbox import moto_series
+from oncall_agent.sandbox.generate import level_at
 from oncall_agent.sandbox.reactor_codedeploy import codedeploy_culprit_is_running, culprit_codedeploy
 from oncall_agent.sandbox.scenario import CodeDeployDeploy, EcsDeploy, LambdaDeploy, Scenario
-from oncall_agent.sandbox.scenario_targets import ecs_target, lambda_alias
+from oncall_agent.sandbox.scenario_targets import account_of, ecs_target, lambda_alias
 
 
 def culprit_deploy(scenario: Scenario) -> EcsDeploy | LambdaDeploy | CodeDeployDeploy | None:
@@ -52,13 +54,17 @@ def recover(scenario: Scenario, client: Any) -> None:
     now = datetime.now(UTC)
     for series in scenario.metrics:
         metric = series.metric
+        # A recorded series (`points`) goes back to its first value, its level before the incident.
+        value = series.baseline if series.baseline is not None else level_at(series, float("-inf"))
+        shape = (metric.namespace, metric.name, dict(metric.dimensions))
+        moto_series.add_point(account_of(scenario), scenario.region, shape, metric.stat, (now, value))
         cloudwatch.put_metric_data(
             Namespace=metric.namespace,
             MetricData=[
                 {
                     "MetricName": metric.name,
                     "Timestamp": now,
-                    "Value": series.baseline,
+                    "Value": value,
                     "Dimensions": [{"Name": k, "Value": v} for k, v in metric.dimensions.items()],
                 }
             ],

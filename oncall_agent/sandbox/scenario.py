@@ -19,6 +19,7 @@ from pydantic_core import PydanticCustomError
 from oncall_agent.domain.catalog import Service
 from oncall_agent.domain.errors import ScenarioError
 from oncall_agent.sandbox.scenario_errors import field_path, format_validation_error, read_yaml
+from oncall_agent.sandbox.scenario_events import EcsServiceEvent, EcsStoppedTask, Event, HealthEvent, RdsEvent
 from oncall_agent.sandbox.scenario_model import (
     AlarmSpec,
     CloudTrailChange,
@@ -41,6 +42,14 @@ from oncall_agent.sandbox.scenario_model import (
     Ticket,
     Truth,
 )
+from oncall_agent.sandbox.scenario_resources import (
+    DB_CLUSTER,
+    DB_INSTANCE,
+    WEB_ACL,
+    PointsFrom,
+    ResourceSpec,
+    target_group_problem,
+)
 from oncall_agent.sandbox.scenario_types import (
     SERIES_WINDOW,
     Strict,
@@ -58,7 +67,11 @@ __all__ = [
     "Commit",
     "Deploy",
     "EcsDeploy",
+    "EcsServiceEvent",
+    "EcsStoppedTask",
+    "Event",
     "GitHubTicket",
+    "HealthEvent",
     "LambdaDeploy",
     "LineGenerator",
     "LogGroupSpec",
@@ -68,7 +81,10 @@ __all__ = [
     "MetricSeries",
     "OtherAlarm",
     "PastIncident",
+    "PointsFrom",
     "RawLine",
+    "RdsEvent",
+    "ResourceSpec",
     "Scenario",
     "ServiceNowTicket",
     "Ticket",
@@ -103,6 +119,8 @@ class Scenario(Strict):
     other_alarms: list[OtherAlarm] = Field(default_factory=list)
     tickets: list[Ticket] = Field(default_factory=list)
     history: list[PastIncident] = Field(default_factory=list)
+    resources: list[ResourceSpec] = Field(default_factory=list)
+    events: list[Event] = Field(default_factory=list)
     truth: Truth
     _source: Path | None = PrivateAttr(default=None)
 
@@ -156,17 +174,48 @@ def _cross_section_problems(scenario: Scenario) -> Iterator[tuple[tuple[str | in
     for index, name in _duplicates(alarm_names):
         where = ("alarms", index) if index < len(scenario.alarms) else ("other_alarms", index - len(scenario.alarms))
         yield (*where, "name"), f"duplicate alarm name {name!r}"
-    series = [(m.metric.namespace, m.metric.name, tuple(sorted(m.metric.dimensions.items()))) for m in scenario.metrics]
+    series = [
+        (m.metric.namespace, m.metric.name, tuple(sorted(m.metric.dimensions.items())), m.metric.stat)
+        for m in scenario.metrics
+    ]
     for index, _ in _duplicates([repr(key) for key in series]):
         yield (
             ("metrics", index, "metric"),
-            "a series for this metric (namespace, name, dimensions) already exists",
+            "a series for this metric (namespace, name, dimensions, stat) already exists",
         )
+    yield from _resource_problems(scenario)
     truth = scenario.truth
     if truth.category == "unknown" and truth.culprit is not None:
         yield ("truth", "culprit"), "must be omitted when the category is 'unknown'"
+    if truth.also and (truth.category == "unknown" or "unknown" in truth.also):
+        yield ("truth", "also"), "'unknown' takes no second category: abstaining is the only right answer"
+    elif truth.category in truth.also:
+        yield ("truth", "also"), f"repeats the category {truth.category!r}"
     for kind in sorted(set(truth.actions) & set(truth.forbid)):
         yield ("truth", "forbid"), f"{kind!r} is both accepted (actions) and forbidden"
+
+
+def _resource_problems(scenario: Scenario) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """Format 2: resource ids unique per type, links that name declared resources, ECS target group ids."""
+    for index, service in enumerate(scenario.services):
+        for position, group in enumerate(service.ecs.target_groups if service.ecs else []):
+            problem = target_group_problem(group)
+            if problem:
+                yield ("services", index, "ecs", "target_groups", position), problem
+    keys = [f"{r.type} {r.id}" for r in scenario.resources]
+    for index, key in _duplicates(keys):
+        yield ("resources", index, "id"), f"duplicate resource {key}"
+    declared = {r.id: r.type for r in scenario.resources}
+    for index, resource in enumerate(scenario.resources):
+        for field, wanted in (("protects", None), ("targets", (DB_INSTANCE, DB_CLUSTER))):
+            for position, target in enumerate(getattr(resource, field)):
+                kind = declared.get(target)
+                if kind is None or (wanted and kind not in wanted) or (kind == WEB_ACL):
+                    allowed = " or ".join(wanted) if wanted else "a load balancer, API stage or other resource"
+                    yield (
+                        ("resources", index, field, position),
+                        f"{target!r} is not declared in resources as {allowed}",
+                    )
 
 
 def parse_scenario(data: object, source: str = "<scenario>") -> Scenario:

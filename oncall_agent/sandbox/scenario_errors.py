@@ -63,14 +63,19 @@ def field_path(loc: Loc) -> str:
     return path or "(top level)"
 
 
-_TAGGED_LISTS = {"deploys", "tickets"}
+_TAGGED_LISTS = {"deploys": "kind", "tickets": "system", "events": "source"}
+_POINTS_FORMS = {"start_values", "pairs"}
 
 
 def _without_tags(loc: Loc) -> tuple[int | str, ...]:
-    # Pydantic puts the discriminator value after the list index: deploys.0.ecs.task_definition.
+    # Pydantic puts the discriminator value after the list index: deploys.0.ecs.task_definition, and the
+    # form of `points` after it: metrics.0.points.start_values.values.3.
     parts = tuple(loc)
-    if len(parts) > 3 and parts[0] in _TAGGED_LISTS and isinstance(parts[1], int):
-        return parts[:2] + parts[3:]
+    if len(parts) >= 3 and parts[0] in _TAGGED_LISTS and isinstance(parts[1], int):
+        parts = parts[:2] + parts[3:]
+    for index in range(1, len(parts) - 1):
+        if parts[index] == "points" and parts[index + 1] in _POINTS_FORMS:
+            return parts[: index + 1] + parts[index + 2 :]
     return parts
 
 
@@ -144,7 +149,7 @@ def format_validation_error(exc: ValidationError, root: type[BaseModel], source:
     lines = []
     for error in exc.errors(include_url=False):
         loc = _without_tags(error["loc"])
-        tag = "kind" if loc[0] == "deploys" else "system"
+        tag = _TAGGED_LISTS.get(str(loc[0]), "kind")
         if error["type"] == "union_tag_not_found":
             loc, problem = (*loc, tag), "required field is missing"
         elif error["type"] == "union_tag_invalid":

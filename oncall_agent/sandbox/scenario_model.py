@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from oncall_agent.sandbox.scenario_resources import Points, points_problem
 from oncall_agent.sandbox.scenario_types import (
     SERIES_WINDOW,
     ActionKind,
@@ -29,6 +30,7 @@ from oncall_agent.sandbox.scenario_types import (
     Strict,
     TaskDefinition,
     Template,
+    TimedText,
     split_task_definition,
 )
 
@@ -90,10 +92,33 @@ class MetricChange(Strict):
 
 
 class MetricSeries(Strict):
+    """Generated (`baseline`, `noise`, `changes`) or recorded (`points`, format 2): exactly one of the two."""
+
     metric: MetricQuery
-    baseline: float
+    baseline: float | None = None
     noise: float = Field(default=0.0, ge=0)
     changes: list[MetricChange] = Field(default_factory=list)
+    points: Points | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> MetricSeries:
+        if self.points is None:
+            if self.baseline is None:
+                raise PydanticCustomError(
+                    "series_kind", "a series needs 'baseline' (generated) or 'points' (recorded values)"
+                )
+            return self
+        given = [name for name in ("baseline", "noise", "changes") if name in self.model_fields_set]
+        if given:
+            raise PydanticCustomError(
+                "series_kind",
+                "'points' excludes {fields} (recorded values are not generated)",
+                {"fields": ", ".join(given)},
+            )
+        problem = points_problem(self.points, self.metric.period)
+        if problem:
+            raise PydanticCustomError("points", "{problem}", {"problem": problem})
+        return self
 
 
 MAX_LINES = 200_000
@@ -206,7 +231,7 @@ class ServiceNowTicket(Strict):
     system: Literal["servicenow"]
     table: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     number: NonEmpty
-    short_description: NonEmpty
+    short_description: TimedText
     ci: str | None = None
     state: str | None = None
     opened: RelTime | None = Field(default=None, validate_default=True)
@@ -238,7 +263,7 @@ class GitHubTicket(Strict):
     system: Literal["github"]
     repo: RepoName
     number: int = Field(ge=1)
-    title: NonEmpty
+    title: TimedText
     opened: RelTime
     labels: list[str] = Field(default_factory=list)
 
@@ -256,7 +281,10 @@ class PastIncident(Strict):
 
 
 class Truth(Strict):
+    """`also` (format 2): further categories an engineer would accept for the same culprit."""
+
     category: Category
+    also: list[Category] = Field(default_factory=list)  # format 2: another category an engineer would accept
     culprit: IdText | None = None
     accept: list[IdText] = Field(default_factory=list)
     actions: list[ActionKind] = Field(default_factory=list)

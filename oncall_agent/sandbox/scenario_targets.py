@@ -14,6 +14,8 @@ from oncall_agent.domain.catalog import Service
 from oncall_agent.sandbox.scenario import (
     CodeDeployDeploy,
     EcsDeploy,
+    EcsServiceEvent,
+    EcsStoppedTask,
     LambdaDeploy,
     Scenario,
     split_task_definition,
@@ -47,6 +49,21 @@ def ecs_target(scenario: Scenario, service: str) -> tuple[str, str]:
             return entry.ecs.cluster, entry.ecs.service
     clusters = [entry.ecs.cluster for entry in scenario.services if entry.ecs]
     return (clusters[0] if clusters else DEFAULT_CLUSTER), service
+
+
+def ecs_event_targets(scenario: Scenario) -> list[tuple[str, str]]:
+    """(cluster, service) of every catalog ECS service, then of each ECS service an event names (format 2)."""
+    targets = {(s.ecs.cluster, s.ecs.service): None for s in scenario.services if s.ecs}
+    for event in scenario.events:
+        if isinstance(event, EcsServiceEvent | EcsStoppedTask):
+            targets.setdefault(ecs_event_target(scenario, event), None)
+    return list(targets)
+
+
+def ecs_event_target(scenario: Scenario, event: EcsServiceEvent | EcsStoppedTask) -> tuple[str, str]:
+    """(cluster, ECS service) of an `ecs`/`ecs_task` event: its `cluster`, else the service's."""
+    cluster, service = ecs_target(scenario, event.resource)
+    return (event.cluster or cluster), service
 
 
 def catalog_service_for(scenario: Scenario, deploy: EcsDeploy | LambdaDeploy | CodeDeployDeploy) -> Service | None:
@@ -116,3 +133,9 @@ def codedeploy_revision(scenario: Scenario, deploy: CodeDeployDeploy) -> dict[st
         "bundleType": "zip",
     }
     return {"revisionType": "S3", "s3Location": location}
+
+
+def elbv2_arn(scenario: Scenario, resource_id: str) -> str:
+    """The ARN of a load balancer (`app/name/hash`) or target group (`targetgroup/name/hash`) id."""
+    resource = resource_id if resource_id.startswith("targetgroup/") else f"loadbalancer/{resource_id}"
+    return f"arn:aws:elasticloadbalancing:{scenario.region}:{account_of(scenario)}:{resource}"

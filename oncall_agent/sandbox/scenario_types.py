@@ -125,19 +125,45 @@ _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 PLACEHOLDERS = ("n", "ms", "id")
 
 
+_TIME_PLACEHOLDER = re.compile(r"\{at:([^{}]*)\}")
+
+
+def _timed_text(value: str) -> str:
+    # `{at:-11m}` is replaced at seeding by that moment (format 2); its time must parse like any other.
+    for text in _TIME_PLACEHOLDER.findall(value):
+        try:
+            parse_relative(text.strip())
+        except ValueError as exc:
+            raise PydanticCustomError(
+                "placeholder", "in {placeholder}: {problem}", {"placeholder": "{at:" + text + "}", "problem": str(exc)}
+            ) from exc
+    return value
+
+
+def substitute_times(text: str, now: datetime) -> str:
+    """Replace each `{at:-11m}` by that moment as ISO 8601 UTC (`2026-12-06T11:51:00Z`)."""
+
+    def moment(match: re.Match[str]) -> str:
+        return resolve_time(parse_relative(match[1].strip()), now).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    return _TIME_PLACEHOLDER.sub(moment, text)
+
+
 def _template(value: str) -> str:
-    # Only {n}, {ms} and {id} are placeholders; other braces (JSON log lines) are literal text.
+    # Only {n}, {ms}, {id} and {at:TIME} are placeholders; other braces (JSON log lines) are literal text.
     unknown = sorted({name for name in _PLACEHOLDER.findall(value) if name not in PLACEHOLDERS})
     if unknown:
         raise PydanticCustomError(
             "placeholder",
             "unknown placeholder {names}: use {allowed}",
-            {"names": ", ".join("{" + name + "}" for name in unknown), "allowed": "{n}, {ms} or {id}"},
+            {"names": ", ".join("{" + name + "}" for name in unknown), "allowed": "{n}, {ms}, {id} or {at:-5m}"},
         )
-    return value
+    return _timed_text(value)
 
 
 Template = Annotated[str, Field(min_length=1), AfterValidator(_template)]
+TimedText = Annotated[str, Field(min_length=1), AfterValidator(_timed_text)]
+"""Text where `{at:TIME}` is replaced at seeding (event messages, ticket text); other braces are literal."""
 
 _TASK_DEFINITION = re.compile(r"(?:arn:aws[\w-]*:ecs:[\w-]+:\d{12}:task-definition/)?([A-Za-z0-9_-]{1,255}):(\d+)")
 

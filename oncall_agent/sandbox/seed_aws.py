@@ -10,17 +10,17 @@ moto server runs in this process (`moto_backdate`).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from oncall_agent.domain.time import as_utc
-from oncall_agent.sandbox import moto_backdate
-from oncall_agent.sandbox.generate import COMPARISON_PHRASES, level_at, log_lines, metric_points, series_index
+from oncall_agent.sandbox import moto_backdate, moto_resources
+from oncall_agent.sandbox.aws_account import account_client
+from oncall_agent.sandbox.generate import COMPARISON_PHRASES, level_at, series_index
 from oncall_agent.sandbox.scenario import (
     SERIES_WINDOW,
     AlarmSpec,
@@ -31,17 +31,15 @@ from oncall_agent.sandbox.scenario import (
     is_extended_statistic,
     resolve_time,
 )
-from oncall_agent.sandbox.scenario_targets import account_of
-
-METRIC_BATCH = 1000  # PutMetricData takes at most 1,000 metrics per request
-LOG_BATCH_EVENTS = 10_000  # PutLogEvents: at most 10,000 events,
-LOG_BATCH_BYTES = 1_000_000  # about 1 MiB (each event counts its UTF-8 size + 26 bytes),
-LOG_BATCH_SPAN_MS = 24 * 3600 * 1000 - 1  # and less than 24 hours between first and last event
+from oncall_agent.sandbox.scenario_targets import MOTO_ACCOUNT, account_of
+from oncall_agent.sandbox.seed_aws_logs import seed_logs
+from oncall_agent.sandbox.seed_aws_metrics import seed_metrics
 
 
 @dataclass(frozen=True)
 class AwsClients:
-    """The boto3 clients seeding needs; `connect` builds them for a moto endpoint."""
+    """The boto3 clients seeding needs; `connect` builds them for a moto endpoint, acting in one account;
+    `client(name)` makes any other one the same way."""
 
     cloudwatch: Any
     logs: Any
@@ -49,22 +47,32 @@ class AwsClients:
     lambda_: Any
     codedeploy: Any
     iam: Any
+    factory: Callable[[str], Any] | None = None
 
     @classmethod
-    def connect(cls, endpoint_url: str, region: str = "us-east-1") -> AwsClients:
-        import boto3
+    def connect(cls, endpoint_url: str, region: str = "us-east-1", account: str = MOTO_ACCOUNT) -> AwsClients:
         from botocore.config import Config
 
         # Only ever local moto: fixed dummy keys, so real credentials in the environment are never used.
-        session = boto3.session.Session(
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",  # noqa: S106 - moto's dummy key, not a secret
-            region_name=region,
-        )
         # moto answers unimplemented operations with HTTP 500; retrying them only hides the problem.
         config = Config(retries={"max_attempts": 1})
-        names = ("cloudwatch", "logs", "ecs", "lambda", "codedeploy", "iam")
-        return cls(*(session.client(name, endpoint_url=endpoint_url, config=config) for name in names))
+
+        def factory(name: str) -> Any:
+            return account_client(endpoint_url, name, region, account, config=config)
+
+        return cls(
+            cloudwatch=factory("cloudwatch"),
+            logs=factory("logs"),
+            ecs=factory("ecs"),
+            lambda_=factory("lambda"),
+            codedeploy=factory("codedeploy"),
+            iam=factory("iam"),
+            factory=factory,
+        )
+
+    def client(self, name: str) -> Any:
+        assert self.factory is not None, "clients built by connect() make other clients"
+        return self.factory(name)
 
 
 @dataclass
@@ -83,6 +91,11 @@ class SeedSummary:
     codedeploy_deployments: int = 0
     codedeploy_ids: dict[str, str] = field(default_factory=dict)
     backdated: int = 0
+    resources: int = 0
+    resource_arns: dict[str, str] = field(default_factory=dict)
+    unseeded_resources: list[str] = field(default_factory=list)
+    renamed: int = 0
+    events: int = 0
 
 
 @dataclass(frozen=True)
@@ -155,7 +168,9 @@ def _other_threshold(scenario: Scenario, alarm: OtherAlarm) -> float:
     start = (
         max(alarm.since, -SERIES_WINDOW).total_seconds() if alarm.state == "ALARM" else -SERIES_WINDOW.total_seconds()
     )
-    levels = [level_at(series, offset) for offset in range(int(start), 1, series.metric.period)] or [series.baseline]
+    levels = [level_at(series, offset) for offset in range(int(start), 1, series.metric.period)] or [
+        level_at(series, 0)
+    ]
     low, high = min(levels) - series.noise, max(levels) + series.noise
     breach_low = alarm.metric.name in LOWER_IS_WORSE
     if (alarm.state == "ALARM") == breach_low:  # the threshold sits above every seeded value
@@ -203,91 +218,27 @@ def seed_alarms(
         summary.other_alarms += 1
 
 
-def seed_metrics(scenario: Scenario, now: datetime, cloudwatch: Any) -> int:
-    """Put every series point as a plain value; returns the number of points.
-
-    Percentile statistics (p99) are computed from these same values; GetMetricData with `Stat: p99` needs
-    the moto extension a later change adds (moto 5.2.5 answers it with HTTP 500, see STACK-NOTES).
-    """
-    count = 0
-    for index, series in enumerate(scenario.metrics):
-        metric = series.metric
-        points = metric_points(series, now, f"{scenario.id}:metrics:{index}")
-        extra = {"StorageResolution": 1} if metric.period < 60 else {}  # high-resolution series
-        data = [
-            {
-                "MetricName": metric.name,
-                "Dimensions": _dimensions(metric),
-                "Timestamp": at,
-                "Value": value,
-                **extra,
-            }
-            for at, value in points
-        ]
-        for start in range(0, len(data), METRIC_BATCH):
-            cloudwatch.put_metric_data(Namespace=metric.namespace, MetricData=data[start : start + METRIC_BATCH])
-        count += len(data)
-    return count
-
-
-def _log_batches(events: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-    batches: list[list[dict[str, Any]]] = []
-    size = 0
-    for event in events:
-        event_size = len(event["message"].encode()) + 26
-        current = batches[-1] if batches else None
-        if (
-            current is None
-            or len(current) >= LOG_BATCH_EVENTS
-            or size + event_size > LOG_BATCH_BYTES
-            or event["timestamp"] - current[0]["timestamp"] > LOG_BATCH_SPAN_MS
-        ):
-            batches.append([])
-            size = 0
-        batches[-1].append(event)
-        size += event_size
-    return batches
-
-
-def seed_logs(scenario: Scenario, now: datetime, logs: Any, summary: SeedSummary) -> None:
-    """Every catalog log group, plus each `logs` entry's stream and events (sorted, in legal batches)."""
-    groups = [group for service in scenario.services for group in service.log_groups]
-    groups += [spec.group for spec in scenario.logs]
-    for group in dict.fromkeys(groups):
-        logs.create_log_group(logGroupName=group)
-        summary.log_groups += 1
-    streams: set[tuple[str, str]] = set()
-    for index, spec in enumerate(scenario.logs):
-        seed = f"{scenario.id}:logs:{index}"
-        stream = spec.stream or f"{spec.group.rstrip('/').rsplit('/', 1)[-1]}/{short_id(seed)}"
-        if (spec.group, stream) not in streams:
-            logs.create_log_stream(logGroupName=spec.group, logStreamName=stream)
-            streams.add((spec.group, stream))
-        events = [{"timestamp": int(at.timestamp() * 1000), "message": text} for at, text in log_lines(spec, now, seed)]
-        for batch in _log_batches(events):
-            logs.put_log_events(logGroupName=spec.group, logStreamName=stream, logEvents=batch)
-        summary.log_events += len(events)
-
-
-def short_id(seed: str) -> str:
-    """A short stable hex id for default stream names (like the task id ending an ECS stream name)."""
-    return hashlib.sha256(seed.encode()).hexdigest()[:12]
-
-
 def seed_aws(
     scenario: Scenario, now: datetime, clients: AwsClients | str, *, alarm_actions: Sequence[str] = ()
 ) -> SeedSummary:
     """Seed everything AWS-side for `scenario` as of `now`; `clients` may be a moto endpoint URL."""
     from oncall_agent.sandbox.seed_aws_deploys import seed_deploys
+    from oncall_agent.sandbox.seed_aws_events import seed_aws_events
+    from oncall_agent.sandbox.seed_resources import seed_resources
 
     if isinstance(clients, str):
-        clients = AwsClients.connect(clients, scenario.region)
+        clients = AwsClients.connect(clients, scenario.region, account_of(scenario))
     now = as_utc(now)
     summary = SeedSummary()
     seed_alarms(scenario, now, clients.cloudwatch, summary, alarm_actions)
     summary.metric_points = seed_metrics(scenario, now, clients.cloudwatch)
     seed_logs(scenario, now, clients.logs, summary)
+    moto_resources.forget_tagged()  # a world seeded earlier in this process leaves no tagged resources behind
+    if scenario.resources or any(s.ecs and s.ecs.target_groups for s in scenario.services):
+        arns, summary.unseeded_resources, summary.renamed = seed_resources(scenario, clients.client)
+        summary.resource_arns, summary.resources = arns, len(scenario.resources) - len(summary.unseeded_resources)
     seed_deploys(scenario, now, clients, summary)
+    summary.events = seed_aws_events(scenario, now)
     return summary
 
 

@@ -21,6 +21,7 @@ from oncall_agent.sandbox import moto_backdate
 from oncall_agent.sandbox.scenario import (
     CodeDeployDeploy,
     EcsDeploy,
+    EcsStoppedTask,
     LambdaDeploy,
     Scenario,
     resolve_time,
@@ -30,6 +31,8 @@ from oncall_agent.sandbox.scenario_targets import (
     DEFAULT_ALIAS,
     account_of,
     codedeploy_revision,
+    ecs_event_targets,
+    elbv2_arn,
     lambda_alias,
     latest_ecs_deploys,
     task_definition_arn,
@@ -40,7 +43,7 @@ QUIET_DEPLOY_AGE = timedelta(days=3)
 """When a catalog service has no deploy in the scenario, its last rollout finished this long ago."""
 
 
-def _role(iam: Any, name: str, principal: str) -> str:
+def service_role(iam: Any, name: str, principal: str) -> str:
     trust = {
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Principal": {"Service": principal}, "Action": "sts:AssumeRole"}],
@@ -61,10 +64,14 @@ def _ecs_revisions(scenario: Scenario) -> dict[str, dict[int, str]]:
         if deploy.previous:
             wanted[family].setdefault(split_task_definition(deploy.previous)[1], f"{base}:r-previous")
     current = latest_ecs_deploys(scenario)
-    for service in scenario.services:
-        if service.ecs and (service.ecs.cluster, service.ecs.service) not in current:
+    for cluster, service in ecs_event_targets(scenario):
+        if (cluster, service) not in current:
             # No deploy in effect: the service runs revision 1 of a family named after it.
-            wanted.setdefault(service.ecs.service, {}).setdefault(1, f"{service.ecs.service}:stable")
+            wanted.setdefault(service, {}).setdefault(1, f"{service}:stable")
+    for event in scenario.events:
+        if isinstance(event, EcsStoppedTask) and event.task_definition:
+            family, revision = split_task_definition(event.task_definition)
+            wanted.setdefault(family, {}).setdefault(revision, f"{family}:r{revision}")
     return wanted
 
 
@@ -98,12 +105,26 @@ def _register_family(ecs: Any, scenario: Scenario, family: str, revisions: dict[
     return max(revisions)
 
 
+def _load_balancers(scenario: Scenario, cluster: str, service: str, container: str) -> dict[str, Any]:
+    """The catalog's target groups on the service, as DescribeServices `loadBalancers` reports them."""
+    entry = next((s for s in scenario.services if s.ecs and (s.ecs.cluster, s.ecs.service) == (cluster, service)), None)
+    groups = entry.ecs.target_groups if entry and entry.ecs else []
+    if not groups:
+        return {}
+    return {
+        "loadBalancers": [
+            {"targetGroupArn": elbv2_arn(scenario, group), "containerName": container, "containerPort": 8080}
+            for group in groups
+        ]
+    }
+
+
 def seed_ecs(scenario: Scenario, now: datetime, ecs: Any, summary: SeedSummary) -> None:
     """Task definitions with the scenario's revision numbers, then one service per ECS target."""
     for family, revisions in _ecs_revisions(scenario).items():
         summary.task_definitions += _register_family(ecs, scenario, family, revisions)
     current = latest_ecs_deploys(scenario)
-    targets = {(s.ecs.cluster, s.ecs.service): None for s in scenario.services if s.ecs} | dict.fromkeys(current)
+    targets = dict.fromkeys(ecs_event_targets(scenario)) | dict.fromkeys(current)
     for cluster in dict.fromkeys(cluster for cluster, _ in targets):
         ecs.create_cluster(clusterName=cluster)
     for cluster, service in targets:
@@ -114,6 +135,7 @@ def seed_ecs(scenario: Scenario, now: datetime, ecs: Any, summary: SeedSummary) 
             serviceName=service,
             taskDefinition=task_definition_arn(scenario, task_definition),
             desiredCount=2,
+            **_load_balancers(scenario, cluster, service, split_task_definition(task_definition)[0]),
         )
         started = resolve_time(deploy.at, now) if deploy else now - QUIET_DEPLOY_AGE
         done = moto_backdate.finish_ecs_rollout(account_of(scenario), scenario.region, cluster, service, started)
@@ -139,7 +161,7 @@ def _lambda_plan(scenario: Scenario) -> dict[str, tuple[int, dict[str, str]]]:
     return plan
 
 
-def _code(release: int) -> bytes:
+def function_code(release: int) -> bytes:
     # Every published version needs different code: Lambda (and moto) publish nothing when nothing changed.
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
@@ -152,18 +174,20 @@ def seed_lambda(scenario: Scenario, clients: AwsClients, summary: SeedSummary) -
     plan = _lambda_plan(scenario)
     if not plan:
         return
-    role = _role(clients.iam, "oncall-sandbox-lambda", "lambda.amazonaws.com")
+    role = service_role(clients.iam, "oncall-sandbox-lambda", "lambda.amazonaws.com")
+    declared = {r.id for r in scenario.resources if r.type == "AWS::Lambda::Function"}  # created with resources
     for function, (highest, aliases) in plan.items():
-        clients.lambda_.create_function(
-            FunctionName=function,
-            Runtime="python3.12",
-            Role=role,
-            Handler="index.handler",
-            Code={"ZipFile": _code(1)},
-        )
+        if function not in declared:
+            clients.lambda_.create_function(
+                FunctionName=function,
+                Runtime="python3.12",
+                Role=role,
+                Handler="index.handler",
+                Code={"ZipFile": function_code(1)},
+            )
         for release in range(1, highest + 1):
             if release > 1:
-                clients.lambda_.update_function_code(FunctionName=function, ZipFile=_code(release))
+                clients.lambda_.update_function_code(FunctionName=function, ZipFile=function_code(release))
             clients.lambda_.publish_version(FunctionName=function, Description=f"release {release}")
         for alias, version in aliases.items():
             clients.lambda_.create_alias(FunctionName=function, Name=alias, FunctionVersion=version)
@@ -178,7 +202,7 @@ def seed_codedeploy(scenario: Scenario, now: datetime, clients: AwsClients, summ
     groups |= {(d.application, d.group) for d in deploys}
     if not groups:
         return
-    role = _role(clients.iam, "oncall-sandbox-codedeploy", "codedeploy.amazonaws.com")
+    role = service_role(clients.iam, "oncall-sandbox-codedeploy", "codedeploy.amazonaws.com")
     for application in sorted({application for application, _ in groups}):
         clients.codedeploy.create_application(applicationName=application, computePlatform="Server")
     for application, group in sorted(groups):

@@ -17,12 +17,15 @@ from oncall_agent.sandbox.scenario import (
     CodeDeployDeploy,
     EcsDeploy,
     GitHubTicket,
+    HealthEvent,
     LambdaDeploy,
     Scenario,
     ServiceNowTicket,
     resolve_time,
 )
 from oncall_agent.sandbox.scenario_targets import account_of, catalog_service_for, image_sha
+from oncall_agent.sandbox.scenario_types import substitute_times
+from oncall_agent.sandbox.standins.health_state import HealthEventRecord
 from oncall_agent.sandbox.trail_events import DEFAULT_DEPLOYER, trail_events
 
 SERVICENOW_TIME = "%Y-%m-%d %H:%M:%S"
@@ -94,6 +97,32 @@ class StandinSummary:
     github_deployments: int = 0
     servicenow_records: int = 0
     cloudtrail_event_ids: list[str] = field(default_factory=list)
+    health_event_arns: list[str] = field(default_factory=list)
+
+
+class HealthLike(Protocol):
+    def add_event(self, event: HealthEventRecord) -> str: ...
+
+
+def seed_health(scenario: Scenario, now: datetime, health: HealthLike, summary: StandinSummary) -> None:
+    """`events` with `source: health` as AWS Health reports them (DescribeEvents and its companions)."""
+    for event in scenario.events:
+        if not isinstance(event, HealthEvent):
+            continue
+        record = HealthEventRecord(
+            service=event.service_name,
+            type_code=event.type_code,
+            category=event.category,
+            region=event.region or scenario.region,
+            start=resolve_time(event.at, now),
+            end=resolve_time(event.end, now) if event.end is not None else None,
+            status=event.status_code(event.end is not None and event.end.total_seconds() <= 0),
+            description=substitute_times(event.message, now),
+            account=account_of(scenario),
+            availability_zone=event.availability_zone,
+            entities=tuple(event.resources),
+        )
+        summary.health_event_arns.append(health.add_event(record))
 
 
 def seed_cloudtrail(scenario: Scenario, now: datetime, trail: CloudTrailLike, summary: StandinSummary) -> None:
@@ -146,7 +175,7 @@ def seed_github(scenario: Scenario, now: datetime, github: GitHubLike, summary: 
     for ticket in scenario.tickets:
         if isinstance(ticket, GitHubTicket):
             opened = resolve_time(ticket.opened, now)
-            github.add_issue(ticket.repo, ticket.number, ticket.title, opened, ticket.labels)
+            github.add_issue(ticket.repo, ticket.number, substitute_times(ticket.title, now), opened, ticket.labels)
             summary.issues += 1
 
 
@@ -156,7 +185,7 @@ def servicenow_fields(ticket: ServiceNowTicket, now: datetime) -> dict[str, str]
     def moment(offset: timedelta) -> str:
         return resolve_time(offset, now).strftime(SERVICENOW_TIME)
 
-    fields = {"number": ticket.number, "short_description": ticket.short_description}
+    fields = {"number": ticket.number, "short_description": substitute_times(ticket.short_description, now)}
     if ticket.ci:
         fields["cmdb_ci"] = ticket.ci
     if ticket.state:
@@ -185,6 +214,7 @@ def seed_standins(
     github: GitHubLike | None = None,
     servicenow: ServiceNowLike | None = None,
     cloudtrail: CloudTrailLike | None = None,
+    health: HealthLike | None = None,
 ) -> StandinSummary:
     """Seed whichever stand-in states are given; returns what was added."""
     now = as_utc(now)
@@ -195,4 +225,6 @@ def seed_standins(
         seed_servicenow(scenario, now, servicenow, summary)
     if cloudtrail is not None:
         seed_cloudtrail(scenario, now, cloudtrail, summary)
+    if health is not None:
+        seed_health(scenario, now, health, summary)
     return summary

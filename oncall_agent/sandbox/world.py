@@ -1,5 +1,5 @@
-"""The sandbox world: moto (server mode), the GitHub / ServiceNow / CloudTrail stand-ins and a control server,
-seeded from one scenario, plus the agent configuration that points at all of it.
+"""The sandbox world: moto (server mode), the GitHub / ServiceNow / CloudTrail / Health / Bedrock Converse
+stand-ins and a control server, seeded from one scenario, plus the agent configuration that points at all of it.
 
 The control server serves the sandbox's SNS signing certificate (the agent trusts it only because the printed
 configuration maps the official-looking certificate URL to it) and lets a person fire the scenario's alarms:
@@ -13,7 +13,6 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 import requests
 from fastapi import FastAPI, HTTPException
 from fastapi.responses import Response
@@ -21,29 +20,39 @@ from moto.server import ThreadedMotoServer
 from pydantic import BaseModel
 
 from oncall_agent.domain.incident import Resolution
-from oncall_agent.sandbox import moto_latency, moto_percentiles
+from oncall_agent.sandbox import moto_events, moto_latency, moto_percentiles, moto_resources
+from oncall_agent.sandbox.aws_account import DEFAULT_CREDENTIALS, account_client, agent_credentials
 from oncall_agent.sandbox.reactor import WorldReactor
 from oncall_agent.sandbox.scenario import Scenario, resolve_time
+from oncall_agent.sandbox.scenario_targets import account_of
 from oncall_agent.sandbox.seed_aws import AwsClients, FiredAlarm, SeedSummary, fire_alarm, seed_aws
 from oncall_agent.sandbox.seed_standins import StandinSummary, seed_standins
 from oncall_agent.sandbox.sns_delivery import deliver_alarm
 from oncall_agent.sandbox.sns_signer import SnsSigner
 from oncall_agent.sandbox.standins import (
     BackgroundServer,
+    BedrockState,
     CloudTrailState,
     FaultInjector,
     GitHubState,
+    HealthState,
     ServiceNowState,
+    create_bedrock_app,
     create_cloudtrail_app,
     create_github_app,
+    create_health_app,
     create_servicenow_app,
 )
+from oncall_agent.sandbox.standins.github_webhooks import WebhookSender
 from oncall_agent.store.incident_store import SqlIncidentStore
 
 GITHUB_TOKEN = "sandbox-github-token"  # noqa: S105 - a local stand-in's fixed token, not a secret
 SERVICENOW_USER = "oncall-agent"
 SERVICENOW_PASSWORD = "sandbox-password"  # noqa: S105 - a local stand-in's fixed password
+# A person of the ServiceNow stand-in (e.g. who approves change requests in tests), not the agent's account.
+SERVICENOW_APPROVER, SERVICENOW_APPROVER_PASSWORD = "cab.manager", "sandbox-cab-password"
 EVENTBRIDGE_SECRET = "sandbox-eventbridge-secret"  # noqa: S105 - sandbox only
+GITHUB_WEBHOOK_SECRET = "sandbox-github-webhook-secret"  # noqa: S105 - sandbox only
 TOPIC_NAME = "oncall-alarms"
 CERT_PATH = "/sns/SimpleNotificationService-sandbox.pem"
 
@@ -55,6 +64,8 @@ class Endpoints:
     servicenow: str
     cloudtrail: str
     control: str
+    health: str
+    bedrock: str
 
 
 @dataclass(frozen=True)
@@ -77,7 +88,9 @@ class SandboxWorld:
         self.github = GitHubState()
         self.servicenow = ServiceNowState()
         self.cloudtrail = CloudTrailState()
-        self.faults = {name: FaultInjector() for name in ("github", "servicenow", "cloudtrail")}
+        self.health = HealthState()
+        self.bedrock = BedrockState()  # the scripted model; `bedrock.use(name)` picks the script
+        self.faults = {name: FaultInjector() for name in ("github", "servicenow", "cloudtrail", "health", "bedrock")}
         for injector in self.faults.values():
             injector.set_latency(latency_ms)
         self.latency_ms = latency_ms
@@ -87,6 +100,7 @@ class SandboxWorld:
         self.topic_arn = ""
         self.seeded_at: datetime | None = None
         self._reactor: WorldReactor | None = None
+        self.credentials = DEFAULT_CREDENTIALS
 
     def start(self, *, reset: bool = True) -> Endpoints:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -94,6 +108,8 @@ class SandboxWorld:
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._moto.start()
         moto_percentiles.install()  # GetMetricData with p90/p95/p99: moto 5.2.5 answers 500 otherwise
+        moto_events.install()  # ListTasks by service, RDS DescribeEvents by time (format-2 event feeds)
+        moto_resources.install()  # GetResources also lists Kinesis, OpenSearch, WAFv2, API Gateway
         host, port = self._moto.get_host_and_port()
         aws = f"http://{host}:{port}"
         # moto's backends are process-wide: a world owns them while it runs (one seeded world per process at a
@@ -102,12 +118,21 @@ class SandboxWorld:
             requests.post(f"{aws}/moto-api/reset", timeout=10).raise_for_status()
         github = self._serve(create_github_app(self.github, self.faults["github"], GITHUB_TOKEN), "github")
         servicenow = self._serve(
-            create_servicenow_app(self.servicenow, self.faults["servicenow"], SERVICENOW_USER, SERVICENOW_PASSWORD),
+            create_servicenow_app(
+                self.servicenow,
+                self.faults["servicenow"],
+                SERVICENOW_USER,
+                SERVICENOW_PASSWORD,
+                {SERVICENOW_APPROVER: SERVICENOW_APPROVER_PASSWORD},
+            ),
             "servicenow",
         )
         cloudtrail = self._serve(create_cloudtrail_app(self.cloudtrail, self.faults["cloudtrail"]), "cloudtrail")
+        health = self._serve(create_health_app(self.health, self.faults["health"]), "health")
+        bedrock = self._serve(create_bedrock_app(self.bedrock, self.faults["bedrock"]), "bedrock")
         control = self._serve(self._control_app(), None)
-        self.endpoints = Endpoints(aws, github, servicenow, cloudtrail, control)
+        self.credentials = agent_credentials(aws, self.scenario.region, account_of(self.scenario))
+        self.endpoints = Endpoints(aws, github, servicenow, cloudtrail, control, health, bedrock)
         self.topic_arn = self.client("sns").create_topic(Name=TOPIC_NAME)["TopicArn"]
         return self.endpoints
 
@@ -117,6 +142,11 @@ class SandboxWorld:
         self._reactor.start()
         return self._reactor
 
+    def deliver_github_webhooks(self, url: str, secret: str = GITHUB_WEBHOOK_SECRET) -> WebhookSender:
+        """From now on every new issue comment is delivered to `url` as a signed `issue_comment` webhook."""
+        assert self.endpoints is not None, "start the world first"
+        return WebhookSender(self.github, self.endpoints.github, url, secret)
+
     def _serve(self, app: FastAPI, fault_key: str | None) -> str:
         server = BackgroundServer(app, faults=self.faults[fault_key] if fault_key else None)
         self._servers.append(server)
@@ -124,21 +154,25 @@ class SandboxWorld:
 
     def client(self, service: str) -> Any:
         assert self.endpoints is not None, "start() the world first"
-        session = boto3.session.Session(
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",  # noqa: S106 - moto's dummy keys
-            region_name=self.scenario.region,
-        )
-        return session.client(service, endpoint_url=self.endpoints.aws)
+        return account_client(self.endpoints.aws, service, self.scenario.region, account_of(self.scenario))
 
     def seed(self, now: datetime | None = None) -> tuple[SeedSummary, StandinSummary]:
         """Seed moto and the stand-ins as of `now` (default: this moment)."""
         assert self.endpoints is not None, "start() the world first"
         moment = now or datetime.now(UTC)
         self.seeded_at = moment
-        aws = seed_aws(self.scenario, moment, AwsClients.connect(self.endpoints.aws, self.scenario.region))
+        aws = seed_aws(
+            self.scenario,
+            moment,
+            AwsClients.connect(self.endpoints.aws, self.scenario.region, account_of(self.scenario)),
+        )
         standins = seed_standins(
-            self.scenario, moment, github=self.github, servicenow=self.servicenow, cloudtrail=self.cloudtrail
+            self.scenario,
+            moment,
+            github=self.github,
+            servicenow=self.servicenow,
+            cloudtrail=self.cloudtrail,
+            health=self.health,
         )
         moto_latency.set_latency(self.latency_ms)
         return aws, standins
@@ -180,8 +214,11 @@ class SandboxWorld:
             "aws": {
                 "regions": [self.scenario.region],
                 "endpoint_url": ep.aws,
-                "service_endpoints": {"cloudtrail": ep.cloudtrail},
-                "credentials": {"access_key_id": "testing", "secret_access_key": "testing"},
+                "service_endpoints": {"cloudtrail": ep.cloudtrail, "health": ep.health},
+                "credentials": {
+                    "access_key_id": self.credentials.access_key_id,
+                    "secret_access_key": self.credentials.secret_access_key,
+                },
                 "poll_interval_seconds": poll_interval_seconds,
             },
             "intake": {
@@ -201,6 +238,15 @@ class SandboxWorld:
                 "github": {"url": ep.github, "token": GITHUB_TOKEN},
                 "servicenow": {"url": ep.servicenow, "user": SERVICENOW_USER, "password": SERVICENOW_PASSWORD},
             },
+            "escalation": self.escalation_config(),
+        }
+
+    def escalation_config(self) -> dict[str, Any]:
+        """Who each team of the scenario's catalog is: a ServiceNow group and an on-call login per team."""
+        teams = [*sorted({s.tags["team"] for s in self.scenario.services if s.tags.get("team")}), "oncall"]
+        return {
+            "servicenow_groups": {team: f"{team} on-call" for team in teams},
+            "github_assignees": {team: [f"{team}-oncall"] for team in teams},
         }
 
     def _control_app(self) -> FastAPI:

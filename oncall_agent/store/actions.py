@@ -6,9 +6,11 @@ locked `FOR UPDATE` on PostgreSQL). Rules:
 - `save_proposed` is idempotent by action id: a row that exists is left alone (a re-plan never resets a
   decision, and a rejected or expired action is never revived).
 - `decide` binds a decision to the digest the approver saw: the full digest, or a prefix of at least
-  `MIN_DIGEST_PREFIX` hex characters (what tickets and issues show). Repeating the decision already recorded
-  returns the action unchanged; anything else on a decided action raises ActionNotPending.
-- A proposal past `expires_at` is set to EXPIRED (committed) and the decision raises ActionExpired.
+  `MIN_DIGEST_PREFIX` hex characters (what tickets and issues show). Any decision on an action that is not
+  PROPOSED (a replayed approval, approve after reject, ...) raises ActionNotPending and writes nothing.
+- A decision or an expiry sets the incident's `resume_requested`, so a worker resumes its waiting graph once.
+- A proposal past `expires_at` is set to EXPIRED (committed) and the decision raises ActionExpired. Only
+  actions that need approval expire (here, in `mark_executing` and in the reaper's `expire_due`).
 - Execution status moves only through `domain.action.advance_action`; an action that needs approval never
   goes to EXECUTING unless it was approved, and an expired one never does. `mark_failed` on an action that
   failed before it started (dry run) passes through EXECUTING. Repeating the status an action has is a no-op.
@@ -31,6 +33,8 @@ from oncall_agent.domain.errors import OncallAgentError
 from oncall_agent.ports import Clock
 from oncall_agent.store.engine import writer
 from oncall_agent.store.errors import translate_errors
+from oncall_agent.store.expiry import Effects, expire_due
+from oncall_agent.store.investigations import request_resume
 from oncall_agent.store.outbox import OutboxItem, enqueue
 from oncall_agent.store.tables import actions
 from oncall_agent.store.write_gate import gate_for
@@ -87,6 +91,7 @@ def _action(row: Any) -> ProposedAction:
         policy=PolicyDecision(row.policy),
         digest=row.digest,
         status=ActionStatus(row.status),
+        approvers=row.approvers,
         decided_by=row.decided_by,
         decided_at=row.decided_at,
         decided_via=row.decided_via,
@@ -143,7 +148,7 @@ class SqlActionStore:
                 {
                     **action.model_dump(mode="json", exclude={"decided_at"}),
                     "decided_at": action.decided_at,
-                    "approvers": (approvers or {}).get(action.id),
+                    "approvers": (approvers or {}).get(action.id) or action.approvers,
                     "created_at": now,
                     "expires_at": deadline,
                 }
@@ -199,10 +204,9 @@ class SqlActionStore:
                 shown = row.digest[:MIN_DIGEST_PREFIX]
                 raise DigestMismatch(f"action {action_id} has digest {shown}..., not {digest[:64]!r}")
             current = ActionStatus(row.status)
-            if current is target:
-                return _action(row)
             if current is not A.PROPOSED:
-                raise ActionNotPending(f"action {action_id} is {current.value}: it cannot be {target.value} now")
+                by = f" by {row.decided_by}" if row.decided_by else ""
+                raise ActionNotPending(f"action {action_id} is already {current.value}{by}: nothing was changed")
             if not _expired(row, now):
                 advance_action(current, target)
                 decided = self._set(
@@ -210,8 +214,10 @@ class SqlActionStore:
                 )
                 if outbox is not None:
                     enqueue(connection, list(outbox(decided)), now)
+                request_resume(connection, [row.incident_id])
                 return decided
             self._set(connection, action_id, status=advance_action(current, A.EXPIRED).value)
+            request_resume(connection, [row.incident_id])
         raise ActionExpired(f"action {action_id} expired at {row.expires_at.isoformat()}")
 
     def mark_executing(self, action_id: str, plan: dict[str, Any] | None = None) -> ProposedAction:
@@ -237,32 +243,18 @@ class SqlActionStore:
             starting = current in (A.PROPOSED, A.APPROVED) and target in (A.EXECUTING, A.FAILED)
             if starting and current is A.PROPOSED and row.policy != PolicyDecision.AUTO.value:
                 raise ApprovalRequired(f"action {action_id} needs approval before it runs")
-            if not (starting and _expired(row, now)):
+            # Only an approval goes stale: an automatic action (e.g. the escalation `close` carries out after a
+            # long wait) has no deadline to miss.
+            if not (starting and row.policy == PolicyDecision.APPROVAL.value and _expired(row, now)):
                 via = advance_action(current, A.EXECUTING) if starting and target is A.FAILED else current
                 status = advance_action(via, target)
                 return self._set(connection, action_id, status=status.value, **values)
             self._set(connection, action_id, status=advance_action(current, A.EXPIRED).value)
         raise ActionExpired(f"action {action_id} expired at {row.expires_at.isoformat()}")
 
-    def expire_due(self, now: datetime | None = None) -> list[str]:
-        """Set every proposed or approved action whose deadline has passed to EXPIRED; returns their ids."""
+    def expire_due(self, now: datetime | None = None, effects: Effects | None = None) -> list[str]:
+        """Set every proposed or approved action whose deadline has passed to EXPIRED; returns their ids.
+        `effects` says, per incident, what the expiry writes with it (see store.expiry)."""
         moment = now or self._clock.now()
-        pending = [A.PROPOSED.value, A.APPROVED.value]
         with self._write("expire actions") as connection:
-            due = (
-                connection.execute(
-                    sa.select(actions.c.id)
-                    .where(actions.c.status.in_(pending), actions.c.expires_at <= moment)
-                    .order_by(actions.c.id)
-                    .with_for_update()
-                )
-                .scalars()
-                .all()
-            )
-            if due:
-                connection.execute(
-                    sa.update(actions)
-                    .where(actions.c.id.in_(due), actions.c.status.in_(pending))
-                    .values(status=A.EXPIRED.value)
-                )
-        return list(due)
+            return expire_due(connection, moment, _action, effects)

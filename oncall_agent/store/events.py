@@ -94,24 +94,38 @@ def event_counts(connection: Connection) -> dict[str, int]:
     return {"events": int(row[0]), "duplicates": int(row[1]), "ungrouped": int(row[2])}
 
 
-def next_ungrouped(connection: Connection) -> tuple[int, dict[str, Any]] | None:
-    """The oldest ungrouped event's id and stored payload, row-locked on PostgreSQL (SKIP LOCKED: another
-    grouper holds it). The caller parses the payload, so a row that no longer parses can be quarantined."""
-    row = connection.execute(
+def next_ungrouped(connection: Connection, limit: int = 1) -> list[tuple[int, dict[str, Any]]]:
+    """The oldest `limit` ungrouped events' ids and stored payloads, row-locked on PostgreSQL (SKIP LOCKED:
+    another grouper holds them). The caller parses each payload, so a row that no longer parses can be
+    quarantined."""
+    rows = connection.execute(
         sa.select(alarm_events.c.id, alarm_events.c.payload)
         .where(alarm_events.c.grouped == sa.false())
         .order_by(alarm_events.c.id)
-        .limit(1)
+        .limit(limit)
         .with_for_update(skip_locked=True)
-    ).first()
-    if row is None:
-        return None
-    return int(row.id), dict(row.payload)
+    )
+    return [(int(row.id), dict(row.payload)) for row in rows]
 
 
-def mark_grouped(connection: Connection, event_id: int, incident_id: str | None, outcome: str) -> None:
+def pending(connection: Connection, limit: int) -> list[dict[str, Any]]:
+    """The stored payloads of the oldest `limit` ungrouped events (no lock)."""
+    rows = connection.execute(
+        sa.select(alarm_events.c.payload)
+        .where(alarm_events.c.grouped == sa.false())
+        .order_by(alarm_events.c.id)
+        .limit(limit)
+    )
+    return [dict(row.payload) for row in rows]
+
+
+def mark_grouped_many(connection: Connection, marks: list[tuple[int, str | None, str]]) -> None:
+    """Mark events grouped: (event id, the incident it now belongs to or None, the grouping outcome)."""
+    if not marks:
+        return
     connection.execute(
         sa.update(alarm_events)
-        .where(alarm_events.c.id == event_id)
-        .values(grouped=True, incident_id=incident_id, grouping_outcome=outcome)
+        .where(alarm_events.c.id == sa.bindparam("event_id"))
+        .values(grouped=True, incident_id=sa.bindparam("incident"), grouping_outcome=sa.bindparam("outcome")),
+        [{"event_id": e, "incident": i, "outcome": str(o)} for e, i, o in marks],
     )

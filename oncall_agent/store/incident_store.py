@@ -11,20 +11,26 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
+from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 
 from oncall_agent.domain.alarm import AlarmEvent
 from oncall_agent.domain.errors import StoreError
 from oncall_agent.domain.incident import Incident, IncidentStatus, Resolution
+from oncall_agent.lifecycle import status_changed
 from oncall_agent.ports import AppendResult, Clock, GroupedEvent, GroupingRule, IncidentStore
 from oncall_agent.store import events, incidents
-from oncall_agent.store.apply_grouping import group_next
+from oncall_agent.store.apply_grouping import group_batch
 from oncall_agent.store.engine import writer
 from oncall_agent.store.errors import translate_errors
 from oncall_agent.store.group_commit import GroupCommitAppender
 from oncall_agent.store.migrate import current_revision, head_revision
 from oncall_agent.store.tables import incidents as incidents_table
 from oncall_agent.store.write_gate import WriteGate, gate_for
+
+# Events grouped per transaction: big enough to amortise the views and the commit, small enough that intake
+# (SQLite: one writer; PostgreSQL: the grouping lock) never waits long behind it.
+GROUPING_BATCH = 50
 
 
 class SystemClock:
@@ -63,12 +69,24 @@ class SqlIncidentStore:
     def group_pending(self, rule: GroupingRule, limit: int = 100) -> list[GroupedEvent]:
         grouped: list[GroupedEvent] = []
         while len(grouped) < limit:
-            with translate_errors("group event"), self._gate.background(), self._writer.begin() as connection:
-                result = group_next(connection, rule, self._clock.now())
-            if result is None:
+            size = min(GROUPING_BATCH, limit - len(grouped))
+            with translate_errors("group events"), self._gate.background(), self._writer.begin() as connection:
+                batch = group_batch(connection, rule, self._clock.now(), size)
+            grouped.extend(batch)
+            if len(batch) < size:
                 break
-            grouped.append(result)
         return grouped
+
+    def pending_events(self, limit: int = 100) -> list[AlarmEvent]:
+        with translate_errors("read pending events"), self._engine.connect() as connection:
+            payloads = events.pending(connection, limit)
+        found = []
+        for payload in payloads:
+            try:
+                found.append(AlarmEvent.model_validate(payload))
+            except ValidationError:
+                continue  # grouping quarantines it
+        return found
 
     def get_incident(self, incident_id: str) -> Incident | None:
         with translate_errors(f"read incident {incident_id}"), self._engine.begin() as connection:
@@ -91,8 +109,10 @@ class SqlIncidentStore:
             self._gate.background(),
             self._writer.begin() as connection,
         ):
-            incidents.change_status(connection, incident_id, status, note, self._clock.now())
+            changed = incidents.change_status(connection, incident_id, status, note, self._clock.now())
             found = incidents.load_incidents(connection, incidents_table.c.id == incident_id)
+        if changed:
+            status_changed(incident_id, status, note)
         return found[0]
 
     def record_past_incident(self, *, service: str, title: str, opened_at: datetime, resolution: Resolution) -> str:

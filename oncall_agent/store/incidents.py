@@ -87,9 +87,12 @@ def _incident(row: sa.Row[Any], alarms: list[IncidentAlarm], entries: list[Timel
     )
 
 
-def active_views(connection: Connection) -> list[OpenIncidentView]:
-    """What grouping needs about every active incident: two indexed queries, resolved history untouched."""
-    active = incidents.c.status.in_(_ACTIVE)
+def active_views(connection: Connection, only: str | None = None) -> list[OpenIncidentView]:
+    """What grouping needs about every active incident (or only incident `only`, if it is active): two indexed
+    queries, resolved history untouched."""
+    active: sa.ColumnElement[bool] = incidents.c.status.in_(_ACTIVE)
+    if only is not None:
+        active = sa.and_(active, incidents.c.id == only)
     states: defaultdict[str, dict[str, tuple[AlarmState, datetime]]] = defaultdict(dict)
     for alarm in connection.execute(
         sa.select(
@@ -154,33 +157,6 @@ def put_alarm_state(connection: Connection, incident_id: str, event: AlarmEvent)
         )
 
 
-def alarms_in_alarm(connection: Connection, incident_id: str) -> int:
-    return int(
-        connection.execute(
-            sa.select(sa.func.count())
-            .select_from(incident_alarms)
-            .where(
-                incident_alarms.c.incident_id == incident_id,
-                incident_alarms.c.state == AlarmState.ALARM.value,
-            )
-        ).scalar_one()
-    )
-
-
-def touch(connection: Connection, incident_id: str, now: datetime, alarm_at: datetime | None = None) -> None:
-    """Set updated_at; with `alarm_at` (an ALARM that joined), widen [first_event_at, last_event_at] to it.
-
-    Deliveries arrive out of order, so a joining ALARM can predate the one that opened the incident: the
-    onset (first_event_at) then moves back, which is what the investigation's lookback window starts from.
-    """
-    row = incidents.c.id == incident_id
-    connection.execute(sa.update(incidents).where(row).values(updated_at=now))
-    if alarm_at is not None:
-        first, last = incidents.c.first_event_at, incidents.c.last_event_at
-        connection.execute(sa.update(incidents).where(row, last < alarm_at).values(last_event_at=alarm_at))
-        connection.execute(sa.update(incidents).where(row, first > alarm_at).values(first_event_at=alarm_at))
-
-
 def add_timeline(
     connection: Connection, incident_id: str, at: datetime, kind: str, message: str, data: dict[str, Any]
 ) -> None:
@@ -189,8 +165,9 @@ def add_timeline(
     )
 
 
-def change_status(connection: Connection, incident_id: str, target: IncidentStatus, note: str, now: datetime) -> None:
-    """Apply a lifecycle transition (InvalidTransition when the lifecycle forbids it) and log it."""
+def change_status(connection: Connection, incident_id: str, target: IncidentStatus, note: str, now: datetime) -> bool:
+    """Apply a lifecycle transition (InvalidTransition when the lifecycle forbids it) and put it on the timeline;
+    False when the incident was already there."""
     row = connection.execute(
         sa.select(incidents.c.status).where(incidents.c.id == incident_id).with_for_update()
     ).first()
@@ -198,13 +175,14 @@ def change_status(connection: Connection, incident_id: str, target: IncidentStat
         raise StoreError(f"no incident {incident_id!r}")
     current = IncidentStatus(row.status)
     if transition(current, target) == current:
-        return  # already there: a retried request changes nothing and logs nothing
+        return False  # already there: a retried request changes nothing and logs nothing
     connection.execute(
         sa.update(incidents).where(incidents.c.id == incident_id).values(status=target.value, updated_at=now)
     )
     message = f"status {current.value} -> {target.value}" + (f": {note}" if note else "")
     data = {"from": current.value, "to": target.value, "note": note}
     add_timeline(connection, incident_id, now, "status", message, data)
+    return True
 
 
 def past_incident_id(service: str, title: str, opened_at: datetime) -> str:

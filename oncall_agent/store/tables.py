@@ -127,6 +127,10 @@ def _incident_fk() -> sa.Column[str]:
 
 incidents.append_column(sa.Column("claimed_by", sa.Text(), nullable=True))
 incidents.append_column(sa.Column("lease_until", UtcDateTime(), nullable=True))
+# Set when one of the incident's actions is decided or expires; a worker resumes a waiting graph only then.
+incidents.append_column(
+    sa.Column("resume_requested", sa.Boolean(), nullable=False, server_default=sa.false(), default=False)
+)
 
 evidence = sa.Table(
     "evidence",
@@ -198,5 +202,27 @@ outbox = sa.Table(
     sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.Column("delivered_at", UtcDateTime(), nullable=True),
     sa.Column("result", Json, nullable=True),
+    # Which relay is delivering the row, until when (a relay that died leaves a claim that expires).
+    sa.Column("claimed_by", sa.Text(), nullable=True),
+    sa.Column("claim_expires_at", UtcDateTime(), nullable=True),
     sa.Index(None, "status", "next_attempt_at"),
+)
+
+# Named leader leases (`poller`, `reaper`, ...): the job of that name runs only on the holder, until expires_at.
+# The theoretical arrival time (epoch seconds) of a shared rate bucket (store.rate_limits: GCRA).
+rate_limits = sa.Table(
+    "rate_limits",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("tat", sa.Float(), nullable=False),
+)
+
+leases = sa.Table(
+    "leases",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("holder", sa.Text(), nullable=False),
+    sa.Column("acquired_at", UtcDateTime(), nullable=False),
+    sa.Column("renewed_at", UtcDateTime(), nullable=False),
+    sa.Column("expires_at", UtcDateTime(), nullable=False),
 )

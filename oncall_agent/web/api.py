@@ -1,13 +1,16 @@
 """`/api`: approve or reject an action (bound to its digest), read incidents and actions.
 
 Every request needs `Authorization: Bearer <token>`; the token names the approver (settings
-`approvals.tokens`). Tokens are compared in constant time against every configured one.
+`approvals.approvers` or the old `approvals.tokens`). Tokens are compared in constant time against every
+configured one. A decision answers 403 when the approver is not in the action's group, 409 when the digest
+does not match or the action is no longer waiting for a decision (a replay writes nothing), 404 when there is
+no such action; every refusal is `{"detail": <reason>}`.
 """
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
@@ -15,7 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from oncall_agent.domain.errors import InvalidTransition, OncallAgentError
-from oncall_agent.response.approvals import ApprovalService
+from oncall_agent.response.approvals import ApprovalService, refusal_status, token_owner
 
 
 class Decision(BaseModel):
@@ -26,20 +29,10 @@ class Decision(BaseModel):
 def approver_for(tokens: dict[str, str], header: str | None) -> str:
     if not header or not header.lower().startswith("bearer "):
         raise HTTPException(401, "missing bearer token")
-    presented = header[7:].strip().encode()
-    name = None
-    for candidate, token in tokens.items():  # no early exit: timing does not reveal which token matched
-        if hmac.compare_digest(presented, token.encode()):
-            name = candidate
+    name = token_owner(tokens, header[7:].strip())
     if name is None:
         raise HTTPException(401, "unknown bearer token")
     return name
-
-
-def _conflict_status(exc: Exception) -> int:
-    if isinstance(exc, LookupError) or type(exc).__name__ in {"UnknownAction", "ActionNotFound"}:
-        return 404
-    return 409
 
 
 def api_router(
@@ -53,9 +46,11 @@ def api_router(
     async def decide(request: Request, action_id: str, body: Decision, approve: bool) -> dict[str, Any]:
         who = approver_for(tokens, request.headers.get("authorization"))
         try:
-            action = await run_in_threadpool(approvals.decide, action_id, body.digest, approve, who, "api")
+            action = await run_in_threadpool(
+                partial(approvals.decide, action_id, body.digest, approve, who, "api", reason=body.comment)
+            )
         except (OncallAgentError, InvalidTransition, LookupError) as exc:
-            raise HTTPException(_conflict_status(exc), str(exc)) from exc
+            raise HTTPException(refusal_status(exc), str(exc)) from exc
         return action.model_dump(mode="json")
 
     @router.post("/actions/{action_id}/approve")

@@ -7,6 +7,7 @@ delivered, so a transient fault must never be a 4xx).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Callable
@@ -15,8 +16,10 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.requests import ClientDisconnect
 
 from oncall_agent.domain.errors import (
     IgnoredEvent,
@@ -26,8 +29,10 @@ from oncall_agent.domain.errors import (
     StoreError,
     TransientStoreError,
 )
+from oncall_agent.intake.json_shape import check_json_value
 from oncall_agent.intake.service import IntakeResult, IntakeService, Outcome, TopicNotAllowed, Unauthenticated
 from oncall_agent.intake.sns import CertificateUnavailableError
+from oncall_agent.lifecycle import REGISTRY as LIFECYCLE_REGISTRY
 from oncall_agent.observability import IntakeMetrics, get_logger
 
 log = get_logger(__name__)
@@ -55,25 +60,45 @@ _ERROR_STATUS: list[tuple[type[Exception], int, str]] = [
 ]
 
 
-async def _read_json(request: Request, limit: int, content_types: tuple[str, ...]) -> dict[str, Any]:
+_BODY_LEFT_UNREAD = frozenset({"body_too_large", "body_timeout"})
+
+
+async def _read_json(request: Request, limit: int, content_types: tuple[str, ...], timeout: float) -> dict[str, Any]:
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media not in content_types:
         raise Refusal(415, "unsupported_media_type", f"content-type {media or '(none)'} is not one of {content_types}")
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise Refusal(413, "body_too_large", f"body of {declared} bytes exceeds the limit of {limit}")
-    body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > limit:
-            raise Refusal(413, "body_too_large", f"body exceeds the limit of {limit} bytes")
+    body = await _read_body(request, limit, timeout)
     try:
         payload = json.loads(body)
+    except RecursionError:
+        raise Refusal(400, "malformed_json", "body is nested too deeply to parse") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise Refusal(400, "malformed_json", f"body is not valid JSON: {exc}") from exc
     if not isinstance(payload, dict):
         raise Refusal(400, "bad_payload", f"body must be a JSON object, not {type(payload).__name__}")
+    check_json_value(payload, "body")
     return payload
+
+
+async def _read_body(request: Request, limit: int, timeout: float) -> bytes:
+    """The whole body within `timeout` seconds: a client trickling bytes (slow loris) must not hold a worker."""
+    body = bytearray()
+    try:
+        async with asyncio.timeout(timeout):
+            async for chunk in request.stream():
+                body.extend(chunk)
+                if len(body) > limit:
+                    raise Refusal(413, "body_too_large", f"body exceeds the limit of {limit} bytes")
+    except TimeoutError:
+        raise Refusal(408, "body_timeout", f"body not received within {timeout:g} s ({len(body)} bytes read)") from None
+    except ClientDisconnect:
+        # Nobody is left to answer; one log line (in _refuse), not a traceback.
+        detail = f"client closed the connection after {len(body)} body bytes"
+        raise Refusal(499, "client_disconnected", detail) from None
+    return bytes(body)
 
 
 def _answer(channel: str, metrics: IntakeMetrics, result: IntakeResult, started: float) -> JSONResponse:
@@ -101,7 +126,9 @@ def _refuse(channel: str, metrics: IntakeMetrics, exc: Exception) -> JSONRespons
     metrics.requests.labels(channel, "refused" if status < 500 else "failed").inc()
     metrics.rejected.labels(channel, reason).inc()
     log.info("intake_refused", channel=channel, status=status, reason=reason, detail=detail[:300])
-    return JSONResponse({"error": reason, "detail": detail}, status_code=status)
+    # The rest of an unread body would keep the connection (and a worker) busy: close it after answering.
+    close = {"Connection": "close"} if reason in _BODY_LEFT_UNREAD else None
+    return JSONResponse({"error": reason, "detail": detail}, status_code=status, headers=close)
 
 
 def create_app(
@@ -111,15 +138,26 @@ def create_app(
     eventbridge_header: str,
     check_ready: Callable[[], None],
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
+    body_timeout_seconds: float = 10.0,
 ) -> FastAPI:
     app = FastAPI(title="oncall-agent", lifespan=lifespan, docs_url=None, redoc_url=None)
     handled = (Refusal, OncallAgentError)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> Response:
+        # FastAPI's own answer echoes the input, and input holding a lone surrogate cannot be encoded (a 500 with
+        # a traceback). Say what is wrong and where, ASCII-escaped, without the input.
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()
+        ]
+        body = json.dumps({"error": "bad_request", "detail": errors}, ensure_ascii=True, default=str)
+        return Response(body, status_code=422, media_type="application/json")
 
     @app.post("/webhooks/sns")
     async def sns_webhook(request: Request) -> JSONResponse:
         started = time.perf_counter()
         try:
-            message = await _read_json(request, max_body_bytes, SNS_CONTENT_TYPES)
+            message = await _read_json(request, max_body_bytes, SNS_CONTENT_TYPES, body_timeout_seconds)
             result = await run_in_threadpool(
                 intake.accept_sns,
                 message,
@@ -135,7 +173,7 @@ def create_app(
         started = time.perf_counter()
         try:
             intake.authenticate_eventbridge(request.headers.get(eventbridge_header))
-            payload = await _read_json(request, max_body_bytes, EVENTBRIDGE_CONTENT_TYPES)
+            payload = await _read_json(request, max_body_bytes, EVENTBRIDGE_CONTENT_TYPES, body_timeout_seconds)
             result = await run_in_threadpool(intake.accept_eventbridge, payload)
         except handled as exc:
             return _refuse("eventbridge", metrics, exc)
@@ -155,6 +193,7 @@ def create_app(
 
     @app.get("/metrics")
     async def prometheus() -> Response:
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        body = generate_latest(metrics.registry) + generate_latest(LIFECYCLE_REGISTRY)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     return app

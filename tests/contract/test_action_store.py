@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from oncall_agent.domain.action import ActionStatus, PolicyDecision, ProposedAction, action_digest
@@ -19,6 +20,7 @@ from oncall_agent.store.actions import (
     UnknownAction,
 )
 from oncall_agent.store.outbox import OutboxItem, SqlOutbox
+from oncall_agent.store.tables import incidents
 from tests.contract.store_fixtures import T0, Clock, engine_with_incidents
 
 A = ActionStatus
@@ -61,7 +63,8 @@ def test_save_is_idempotent_and_never_resets_a_decision(store: SqlActionStore) -
     assert store.save_proposed([rollback, escalate], approvers={rollback.id: "storefront"}) == 2
     assert store.save_proposed([rollback, escalate]) == 0
     assert store.save_proposed([]) == 0
-    assert store.get(rollback.id) == rollback
+    assert store.get(rollback.id) == rollback.model_copy(update={"approvers": "storefront"})
+    assert store.get(escalate.id) == escalate
     assert store.get("act-missing") is None
     store.decide(rollback.id, rollback.digest, False, "dana", "cli")
     assert store.save_proposed([rollback]) == 0
@@ -80,7 +83,7 @@ def test_for_incident_keeps_escalate_last(store: SqlActionStore) -> None:
     assert [a.id for a in store.for_incident("inc-2")] == [other.id]
 
 
-def test_approval_is_recorded_and_repeating_it_is_idempotent(store: SqlActionStore, clock: Clock) -> None:
+def test_approval_is_recorded_and_a_replay_is_refused_without_a_change(store: SqlActionStore, clock: Clock) -> None:
     action = proposed()
     store.save_proposed([action])
     clock.at = T0 + timedelta(minutes=5)
@@ -88,10 +91,42 @@ def test_approval_is_recorded_and_repeating_it_is_idempotent(store: SqlActionSto
     assert (approved.status, approved.decided_by, approved.decided_via) == (A.APPROVED, "dana", "api")
     assert approved.decided_at == T0 + timedelta(minutes=5)
     clock.at = T0 + timedelta(minutes=6)
-    again = store.decide(action.id, action.digest[:12], True, "lee", "github")
-    assert again == approved  # the first decision stands
-    with pytest.raises(ActionNotPending, match="approved"):
+    with pytest.raises(ActionNotPending, match="already approved by dana"):
+        store.decide(action.id, action.digest[:12], True, "lee", "github")
+    with pytest.raises(ActionNotPending, match="already approved by dana"):
         store.decide(action.id, action.digest, False, "lee", "cli")
+    assert store.get(action.id) == approved  # the first decision stands
+
+
+@pytest.mark.parametrize("approve", [True, False])
+def test_a_rejected_action_cannot_be_decided_again(store: SqlActionStore, clock: Clock, approve: bool) -> None:
+    action = proposed()
+    store.save_proposed([action])
+    rejected = store.decide(action.id, action.digest, False, "dana", "cli")
+    clock.at = T0 + timedelta(minutes=1)
+    with pytest.raises(ActionNotPending, match="already rejected by dana"):
+        store.decide(action.id, action.digest, approve, "lee", "api")
+    assert store.get(action.id) == rejected
+
+
+def test_a_decision_or_an_expiry_asks_for_one_resume(store: SqlActionStore, engine: Engine, clock: Clock) -> None:
+    def flags() -> dict[str, bool]:
+        with engine.connect() as connection:
+            rows = connection.execute(sa.select(incidents.c.id, incidents.c.resume_requested))
+            return {row.id: bool(row.resume_requested) for row in rows}
+
+    first, second = proposed(), proposed("ecs.scale", incident="inc-2", desired="8")
+    store.save_proposed([first], expires_at=T0 + timedelta(minutes=60))
+    store.save_proposed([second], expires_at=T0 + timedelta(minutes=30))
+    assert flags() == {"inc-1": False, "inc-2": False}
+    store.decide(first.id, first.digest, True, "dana", "api")
+    assert flags() == {"inc-1": True, "inc-2": False}
+    with pytest.raises(DigestMismatch):
+        store.decide(second.id, "f" * 64, True, "dana", "api")
+    assert flags()["inc-2"] is False  # a refused decision changes nothing
+    clock.at = T0 + timedelta(minutes=31)
+    assert store.expire_due() == [second.id]
+    assert flags() == {"inc-1": True, "inc-2": True}
 
 
 @pytest.mark.parametrize("digest", ["0" * 64, "abc", "", lambda d: d[:11], lambda d: d + "0"])
@@ -143,7 +178,8 @@ def test_decision_and_its_outbox_rows_commit_together(store: SqlActionStore, eng
         store.decide(action.id, "f" * 64, True, "dana", "cli", outbox=echo)
     assert outbox.for_incident("inc-1") == []
     store.decide(action.id, action.digest, True, "dana", "cli", outbox=echo)
-    store.decide(action.id, action.digest, True, "dana", "cli", outbox=echo)  # idempotent: nothing queued twice
+    with pytest.raises(ActionNotPending):
+        store.decide(action.id, action.digest, True, "dana", "cli", outbox=echo)  # a replay queues nothing
     rows = outbox.for_incident("inc-1")
     assert [(r.operation, r.payload["body"]) for r in rows] == [("github.comment", f"{action.id} approved by dana")]
 

@@ -447,6 +447,7 @@ def test_snapshots_of_named_alarms(seeded: Seeded) -> None:
         "Sum",
     )
     assert checkout.tags == {"service": "checkout", "team": "storefront", "env": "prod"}
+    assert checkout.description.startswith("Checkout targets are returning 5xx. Runbook: https://")
     inventory = by_name["inventory-reindex-queue-age"]
     assert inventory.state is AlarmState.ALARM
     assert abs((inventory.since - (now - timedelta(days=2))).total_seconds()) < 2

@@ -145,6 +145,22 @@ def test_ensure_issue_twice_is_one_issue_with_the_marker(world: World) -> None:
     assert issues[0].labels == ["incident", "sev:2"] and issues[0].author == "oncall-agent"
 
 
+def test_set_body_line_replaces_the_placeholder_once_and_leaves_other_issues_alone(world: World) -> None:
+    tracker = world.tracker()
+    ref = tracker.ensure_issue(REPO, MARKER, "checkout 5xx", "Intro\nX: pending\nRest", [])
+    tracker.set_body_line(REPO, ref.number, "X: ", "X: INC0010001")
+    tracker.set_body_line(REPO, ref.number, "X: ", "X: INC0010001")
+    (issue,) = world.state.issues(REPO)
+    assert issue.body == f"Intro\nX: INC0010001\nRest\n\n{MARKER}"
+    assert len(world.statuses("PATCH", rf"/issues/{ref.number}$")) == 1  # the second call found it done
+
+    theirs = world.state.create_issue(REPO, "a person's issue", "X: theirs", [], [])
+    theirs.author = "someone-else"
+    with pytest.raises(ValueError, match="not opened by the agent"):
+        tracker.set_body_line(REPO, theirs.number, "X: ", "X: INC0010001")
+    assert theirs.body == "X: theirs"
+
+
 def test_ensure_issue_is_one_issue_while_search_lags() -> None:
     for world in serve(GitHubState(search_lag_s=60)):
         tracker = world.tracker()
@@ -284,3 +300,15 @@ def test_bad_token_is_not_retried(world: World) -> None:
 
     assert caught.value.status == 401 and world.sleeps == []
     assert "ghp_wrong" not in str(caught.value) + repr(tracker)
+
+
+def test_assign_adds_people_and_repeating_it_changes_nothing(world: World) -> None:
+    tracker = world.tracker()
+    number = tracker.ensure_issue(REPO, MARKER, "t", "b", ["incident"]).number
+
+    tracker.assign(REPO, number, ["dana", "lee"])
+    tracker.assign(REPO, number, ["lee"])
+    tracker.assign(REPO, number, [])
+
+    assert world.state.issues(REPO)[0].assignees == ["dana", "lee"]
+    assert world.statuses("POST", rf"/issues/{number}/assignees$") == [201, 201]

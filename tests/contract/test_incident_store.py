@@ -380,3 +380,17 @@ def test_a_batch_dedups_against_the_store_and_within_itself(store: SqlIncidentSt
     assert not results[1].duplicate
     assert results[2] == AppendResult(results[1].event_id, duplicate=True)
     assert store.event_counts() == {"events": 2, "duplicates": 2, "ungrouped": 2}
+
+
+def test_a_redelivery_sharing_keys_with_two_stored_events_counts_against_the_oldest(
+    store: SqlIncidentStore, engine: sa.Engine
+) -> None:
+    older = store.append_event(alarm(at=T0, message_id="sns-1")).event_id
+    newer = store.append_event(alarm(at=T0 + timedelta(minutes=1), message_id="sns-2")).event_id
+    straddling = alarm(at=T0, message_id="sns-2")  # the newer one's message id, the older one's state change
+
+    assert store.append_event(straddling) == AppendResult(older, duplicate=True)
+    with engine.begin() as connection:
+        assert append_batch(connection, [straddling], T0) == [AppendResult(older, duplicate=True)]
+        rows = connection.execute(sa.select(alarm_events.c.id, alarm_events.c.deliveries))
+        assert {row.id: row.deliveries for row in rows} == {older: 3, newer: 1}

@@ -31,6 +31,7 @@ class FakeServiceNow:
     tickets: dict[str, TicketRef] = field(default_factory=dict)  # correlation id -> ref
     created: int = 0
     notes: dict[str, str] = field(default_factory=dict)  # key -> note
+    lines: dict[tuple[str, str], str] = field(default_factory=dict)  # (sys_id, prefix) -> line
     fail_next: list[Exception] = field(default_factory=list)
 
     def change_requests(self, ci: str, start: datetime, end: datetime) -> list[TicketRecord]:
@@ -57,6 +58,9 @@ class FakeServiceNow:
     def resolve_incident(self, ref: TicketRef, close_notes: str, close_code: str) -> TicketRef:
         return TicketRef(ref.system_id, ref.number, "resolved")
 
+    def set_description_line(self, ref: TicketRef, prefix: str, line: str) -> None:
+        self.lines[(ref.system_id, prefix)] = line
+
 
 @dataclass
 class FakeGitHub:
@@ -64,6 +68,7 @@ class FakeGitHub:
     comments: dict[str, str] = field(default_factory=dict)
     labels: dict[int, list[str]] = field(default_factory=dict)
     closed: list[int] = field(default_factory=list)
+    lines: dict[tuple[int, str], str] = field(default_factory=dict)  # (number, prefix) -> line
 
     def commits(self, repo: str, start: datetime, end: datetime) -> list[DeployRecord]:
         return []
@@ -85,6 +90,9 @@ class FakeGitHub:
     def close_issue(self, repo: str, number: int) -> IssueRef:
         self.closed.append(number)
         return IssueRef(number, "closed")
+
+    def set_body_line(self, repo: str, number: int, prefix: str, line: str) -> None:
+        self.lines[(number, prefix)] = line
 
 
 @pytest.fixture()
@@ -245,7 +253,7 @@ def test_relay_delivers_everything_in_order_and_records_links(outbox: SqlOutbox)
             gh("close", 1, {}),
         ]
     )
-    assert relay_for(outbox, sn, github).run_once(limit=50) == 8
+    assert relay_for(outbox, sn, github).run_once(limit=50) == 10  # and the two cross-links
     links = outbox.links("inc-1")
     assert links["servicenow_sys_id"] == "sys1" and links["servicenow_number"] == "INC001"
     assert links["github_issue"] == "100" and links["github_repo"] == "acme/checkout"
@@ -254,6 +262,10 @@ def test_relay_delivers_everything_in_order_and_records_links(outbox: SqlOutbox)
     assert github.comments == {"inc-1:gh:comment:1": "first"} and github.labels == {100: ["resolved"]}
     assert github.closed == [100]
     assert {r.status for r in outbox.for_incident("inc-1")} == {DELIVERED}
+    assert github.lines == {(100, "**ServiceNow:** "): "**ServiceNow:** INC001"}  # the fake has no link
+    assert sn.lines == {
+        ("sys1", "GitHub issue: "): "GitHub issue: acme/checkout#100 https://github.example/acme/checkout/issues/100"
+    }
 
 
 def test_run_once_respects_its_limit(outbox: SqlOutbox) -> None:
@@ -269,10 +281,11 @@ def test_a_row_queued_before_its_ticket_waits_for_it(outbox: SqlOutbox, clock: C
     relay = relay_for(outbox, sn, github)
     assert relay.run_once() == 2  # both ensures; the early rows wait (and keep their successors waiting)
     waiting = {r.key: r.last_error for r in outbox.for_incident("inc-1") if r.status == PENDING}
-    assert set(waiting) == {"inc-1:sn:note:1", "inc-1:gh:comment:1", "inc-1:sn:note:2"}
+    cross_links = {"inc-1:link:servicenow", "inc-1:link:github"}  # queued behind them
+    assert set(waiting) == {"inc-1:sn:note:1", "inc-1:gh:comment:1", "inc-1:sn:note:2"} | cross_links
     assert "waiting" in (waiting["inc-1:sn:note:1"] or "")
     clock.at += timedelta(minutes=5)
-    assert relay.run_once() == 3
+    assert relay.run_once() == 5
     assert list(sn.notes) == ["inc-1:sn:note:1", "inc-1:sn:note:2"] and list(github.comments) == ["inc-1:gh:comment:1"]
 
 
@@ -289,15 +302,18 @@ class CrashOnDelivered:
         raise SystemExit("killed")
 
 
-def test_a_crash_after_the_remote_write_creates_no_second_ticket(outbox: SqlOutbox) -> None:
+def test_a_crash_after_the_remote_write_creates_no_second_ticket(outbox: SqlOutbox, clock: Clock) -> None:
     sn, github = FakeServiceNow(), FakeGitHub()
     outbox.enqueue([sn_ensure(), gh_ensure()])
     with pytest.raises(SystemExit):
         relay_for(CrashOnDelivered(outbox), sn, github).run_once()
+    assert relay_for(outbox, sn, github).run_once() == 0  # the dead relay's claim holds until it expires
+    clock.at += timedelta(seconds=30)
     with pytest.raises(SystemExit):
         relay_for(CrashOnDelivered(outbox), sn, github).run_once()
+    clock.at += timedelta(seconds=30)
     assert all(r.status == PENDING for r in outbox.for_incident("inc-1"))
-    assert relay_for(outbox, sn, github).run_once() == 2
+    assert relay_for(outbox, sn, github).run_once() == 4  # and the cross-links, queued with the second record
     assert sn.created == 1 and len(sn.tickets) == 1
     assert len(github.issues) == 1
     assert outbox.links("inc-1")["servicenow_sys_id"] == "sys1"

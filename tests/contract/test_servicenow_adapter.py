@@ -280,3 +280,46 @@ def test_unusable_query_values_are_refused(world: World) -> None:
     with pytest.raises(ValueError):
         tracker.add_work_note(TicketRef("../sys_user", "INC1", "1"), "x", "k")
     assert world.faults.requests() == []
+
+
+def test_escalate_assigns_the_group_raises_priority_and_takes_the_incident_in_progress(world: World) -> None:
+    tracker = world.tracker()
+    ref = tracker.ensure_incident("inc-e", "x", "", None)
+    before = world.state.get("incident", ref.system_id)
+    assert before is not None and (before["state"], before["priority"]) == ("1", "5")
+
+    escalated = tracker.escalate(ref, "Storefront On-Call", impact=2, urgency=1)
+    again = tracker.escalate(ref, "Storefront On-Call", impact=2, urgency=1)
+
+    record = world.state.get("incident", ref.system_id)
+    assert record is not None
+    assert (record["assignment_group"], record["impact"], record["urgency"]) == ("Storefront On-Call", "2", "1")
+    assert record["priority"] == "2"  # the stand-in's priority lookup, as the instance's
+    assert escalated.state == again.state == record["state"] == "2"
+
+
+def test_escalate_without_a_group_leaves_the_assignment_alone(world: World) -> None:
+    tracker = world.tracker()
+    ref = tracker.ensure_incident("inc-g", "x", "", None)
+
+    tracker.escalate(ref, None, impact=1, urgency=1)
+
+    record = world.state.get("incident", ref.system_id)
+    assert record is not None and not record.get("assignment_group") and record["priority"] == "1"
+
+
+def test_the_key_is_out_of_sight_and_notes_with_the_old_visible_marker_still_count(world: World) -> None:
+    tracker = world.tracker()
+    ref = tracker.ensure_incident("inc-hidden", "x", "", None)
+    world.state.update("incident", ref.system_id, {"work_notes": "Old note\n\n[oncall-agent:old-1]"}, USER)
+
+    tracker.add_work_note(ref, "Approved by dana", key="inc-hidden:decision:act-1")
+    tracker.add_work_note(ref, "Old note", key="old-1")
+    tracker.add_work_note(ref, "quoted [code]<!-- oncall-agent:step-2 -->[/code]", key="step-1")
+    tracker.add_work_note(ref, "the real step 2", key="step-2")
+
+    history = world.state.work_notes_history("incident", ref.system_id)
+    assert len(history) == 4
+    assert history[1] == "Approved by dana\n\n[code]<!-- oncall-agent:inc-hidden:decision:act-1 -->[/code]"
+    # Only the agent's own marker may switch ServiceNow into HTML: quoted text cannot.
+    assert history[2].count("[code]") == 1 and "<!-- oncall-agent:step-2" not in history[2]

@@ -100,6 +100,23 @@ def test_commit_detail_and_its_pull_request(world: World) -> None:
     assert repo.get_pull(812).head.sha == "a1b2c3d"
 
 
+def test_a_pull_and_its_files_as_github_shapes_them(world: World) -> None:
+    world.state.add_commit(REPO, "d" * 40, "Pool (#812)", "dana", NOW - timedelta(minutes=19), 812, files=["a.py"])
+    repo = world.client().get_repo(REPO)
+
+    pull = repo.get_pull(812)
+    files = list(pull.get_files())
+    commit_files = repo.get_commit("d" * 40).files
+
+    assert (pull.changed_files, pull.additions, pull.deletions, pull.commits) == (1, 1, 1, 2)
+    assert [(f.filename, f.status, f.additions, f.deletions, f.changes) for f in files] == [
+        ("a.py", "modified", 1, 1, 2)
+    ]
+    assert files[0].raw_url.startswith(world.base_url) and files[0].patch
+    assert [f.filename for f in commit_files] == ["a.py"]
+    assert list(repo.get_pull(900).get_files()) == []
+
+
 def test_pulls_share_the_issue_number_sequence(world: World) -> None:
     repo = world.client().get_repo(REPO)
 

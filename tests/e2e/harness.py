@@ -20,7 +20,10 @@ import yaml
 from oncall_agent.sandbox.world import SandboxWorld
 
 TOKEN = "e2e-approver-token"
-APPROVER = "alice"
+APPROVER = "alice"  # storefront, the team of the scenario's service (API and CLI)
+CLI_APPROVER = "bob"  # storefront, CLI only (no token)
+OUTSIDER, OUTSIDER_TOKEN = "carol", "e2e-payments-token"  # another team
+LEGACY, LEGACY_TOKEN = "dave", "e2e-old-style-token"  # the old `approvals.tokens` form: default group only
 
 
 def free_port() -> int:
@@ -47,7 +50,15 @@ class Agent:
 
     started: ClassVar[list[Agent]] = []
 
-    def __init__(self, world: SandboxWorld, folder: Path, *, poll_interval: float = 0.5, verify_timeout: float = 20):
+    def __init__(
+        self,
+        world: SandboxWorld,
+        folder: Path,
+        *,
+        poll_interval: float = 0.5,
+        verify_timeout: float = 20,
+        action_ttl_minutes: float = 120,
+    ):
         self.world = world
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -55,8 +66,19 @@ class Agent:
         settings = world.agent_config(
             store_url=f"sqlite:///{folder / 'oncall.db'}", http_port=self.port, poll_interval_seconds=poll_interval
         )
-        settings["approvals"] = {"tokens": {APPROVER: TOKEN}}
-        settings["investigation"] = {"verify_timeout_seconds": verify_timeout, "verify_poll_seconds": 0.5}
+        settings["approvals"] = {
+            "approvers": {
+                APPROVER: {"token": TOKEN, "groups": ["storefront"]},
+                CLI_APPROVER: {"groups": ["storefront"]},
+                OUTSIDER: {"token": OUTSIDER_TOKEN, "groups": ["payments"]},
+            },
+            "tokens": {LEGACY: LEGACY_TOKEN},
+        }
+        settings["investigation"] = {
+            "verify_timeout_seconds": verify_timeout,
+            "verify_poll_seconds": 0.5,
+            "action_ttl_minutes": action_ttl_minutes,
+        }
         self.config.write_text(yaml.safe_dump(settings))
         self.log = folder / "serve.log"
         self.process: subprocess.Popen[str] | None = None
@@ -79,7 +101,7 @@ class Agent:
             pytest.fail(f"serve exited ({self.process.returncode}):\n{self.log.read_text()[-3000:]}")
         try:
             return requests.get(f"{self.url}/readyz", timeout=1).status_code == 200
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # a loaded machine can be slow to answer at start
             return False
 
     def kill(self) -> None:
@@ -98,15 +120,18 @@ class Agent:
         return requests.request(method, f"{self.url}/api{path}", headers=headers, timeout=15, **kwargs)
 
     def cli(self, *args: str) -> Any:
-        done = subprocess.run(
+        done = self.cli_run(*args)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    def cli_run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
             [sys.executable, "-m", "oncall_agent", *args, "--config", str(self.config), "--json"],
             capture_output=True,
             text=True,
             timeout=60,
             check=False,
         )
-        assert done.returncode == 0, done.stderr
-        return json.loads(done.stdout)
 
     def fire(self) -> str:
         """Fire the scenario's alarm (moto + signed SNS delivery); returns the incident id it became."""

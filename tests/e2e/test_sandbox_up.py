@@ -59,6 +59,14 @@ def test_sandbox_up_prints_a_working_config_and_stops_on_sigterm(tmp_path: Path)
         assert answer.status_code == 200
         cert_source = next(iter(settings["intake"]["sns"]["certificate_sources"].values()))
         assert requests.get(cert_source, timeout=5).text.startswith("-----BEGIN CERTIFICATE-----")
+        # An approver who may decide for every team, and the console the tickets link to.
+        (name, approver), *_ = settings["approvals"]["approvers"].items()
+        teams = {s["tags"]["team"] for s in settings["services"] if s.get("tags", {}).get("team")}
+        assert approver["token"] and set(approver["groups"]) >= teams | {"oncall"}
+        assert settings["console"]["base_url"] == "http://127.0.0.1:8080"
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
+    printed = process.stdout.read() if process.stdout else ""
+    assert f"approver:    {name}, token {approver['token']}" in printed
+    assert "console:     http://127.0.0.1:8080/" in printed

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ import requests
 import yaml
 
 from oncall_agent.sandbox.scenario import load_scenario
+from oncall_agent.sandbox.sns_delivery import deliver_alarm
 from oncall_agent.sandbox.world import SandboxWorld
 from tests.e2e.harness import free_port, wait_for
 
@@ -121,6 +123,32 @@ def test_alarm_delivered_by_poller_and_sns_makes_one_incident(
     assert not any("sandbox-password" in json.dumps(entry) for entry in logs)
 
 
+def test_a_replayed_old_alarm_notification_opens_no_incident_when_the_alarm_is_ok(
+    world: SandboxWorld, daemon: tuple[str, Path, subprocess.Popen[str]]
+) -> None:
+    """A validly signed notification of the scenario's alarm going to ALARM 30 days ago, replayed while the alarm is
+    OK in CloudWatch: stored as received, grouped as outdated, no incident, the verdict counted."""
+    url, config, _process = daemon
+    alarm = world.scenario.incident_alarm
+    item = world.client("cloudwatch").describe_alarms(AlarmNames=[alarm.name])["MetricAlarms"][0]
+    assert item["StateValue"] != "ALARM"  # seeded, not fired
+    replay = {**item, "StateValue": "ALARM", "StateUpdatedTimestamp": datetime.now(UTC) - timedelta(days=30)}
+    replay.pop("StateTransitionedTimestamp", None)
+
+    answer = deliver_alarm(world.signer, world.topic_arn, replay, f"{url}/webhooks/sns")
+    assert answer.status_code == 200 and answer.json()["status"] == "stored"
+
+    def outdated() -> bool:
+        rows = [r for r in _event_rows(config, alarm.name) if r["channel"] == "sns"]
+        return bool(rows) and rows[0]["grouping_outcome"] == "outdated"
+
+    wait_for(outdated, "the old notification to be grouped")
+    held = [a["name"] for i in cli(config, "incidents", "list") for a in i["alarms"]]
+    assert alarm.name not in held
+    metrics = requests.get(f"{url}/metrics", timeout=5).text
+    assert 'oncall_old_events_total{verdict="not_in_state"} 1.0' in metrics
+
+
 def _event_rows(config: Path, alarm_name: str) -> list[dict[str, Any]]:
     import sqlalchemy as sa
 
@@ -130,7 +158,8 @@ def _event_rows(config: Path, alarm_name: str) -> list[dict[str, Any]]:
         with engine.connect() as connection:
             rows = connection.execute(
                 sa.text(
-                    "SELECT new_state, deliveries, channel, incident_id FROM alarm_events WHERE alarm_name = :name"
+                    "SELECT new_state, deliveries, channel, incident_id, grouping_outcome FROM alarm_events"
+                    " WHERE alarm_name = :name"
                 ),
                 {"name": alarm_name},
             ).mappings()

@@ -3,13 +3,16 @@ tickets — and every way it must refuse or fail honestly."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 import yaml
 
+from oncall_agent.investigation.tracing import trace_id_of
 from oncall_agent.sandbox.scenario import load_scenario, parse_scenario
 from oncall_agent.sandbox.standins.faults import FaultRule
 from oncall_agent.sandbox.world import SandboxWorld
@@ -74,10 +77,13 @@ def test_approve_rollback_recover_and_close_the_tickets(world: SandboxWorld, tmp
     assert rollback["parameters"]["task_definition"] == "checkout:117" and rollback["policy"] == "approval"
     assert running_task_definition(world) == "checkout:118"
 
-    answer = agent.api("POST", f"/actions/{rollback['id']}/approve", json={"digest": rollback["digest"]})
+    said = {"digest": rollback["digest"], "comment": "118 is the bad build"}
+    answer = agent.api("POST", f"/actions/{rollback['id']}/approve", json=said)
     assert answer.status_code == 200, answer.text
     view = agent.wait_status(incident_id, "resolved")
     assert running_task_definition(world) == "checkout:117"
+    decision = next(e for e in view["timeline"] if e["kind"] == "decision")
+    assert decision["message"].endswith(": 118 is the bad build")  # the approver's words, on the timeline
     assert rollback_of(view)["status"] == "succeeded" and rollback_of(view)["decided_by"] == APPROVER
 
     def closed() -> bool:
@@ -88,7 +94,37 @@ def test_approve_rollback_recover_and_close_the_tickets(world: SandboxWorld, tmp
     records, _issues = tickets_for(world, incident_id)
     notes = world.servicenow.work_notes_history("incident", records[0]["sys_id"])
     assert any("approved by alice via api" in note for note in notes)
+    metrics = requests.get(f"{agent.url}/metrics", timeout=15).text
+    assert 'oncall_actions_executed_total{kind="ecs.rollback",outcome="succeeded"} 1.0' in metrics
+    assert 'oncall_actions_decided_total{verdict="approved",via="api"} 1.0' in metrics
     assert agent.stop() == 0
+    assert lifecycle_of(agent, incident_id) == [
+        "incident_opened",
+        "investigation_started",
+        "hypotheses_ranked",
+        "approval_requested",
+        "action_decided",
+        "actions_executing",
+        "action_executed",
+        "verifying_recovery",
+        "incident_resolved",
+    ]
+
+
+def lifecycle_of(agent: Agent, incident_id: str) -> list[str]:
+    """The lifecycle log events of one incident, in the order `serve` wrote them (JSON lines on stderr); those
+    written during the investigation carry the incident's trace id."""
+    events = []
+    for line in agent.log.read_text().splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and entry.get("lifecycle") and entry.get("incident_id") == incident_id:
+            events.append(str(entry["event"]))
+            if entry["event"] in ("hypotheses_ranked", "action_executed"):
+                assert entry["trace_id"] == trace_id_of(incident_id)
+    return events
 
 
 def test_a_rejected_action_is_never_executed(world: SandboxWorld, tmp_path: Path) -> None:

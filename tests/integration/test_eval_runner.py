@@ -5,20 +5,34 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
 import requests
+from botocore.config import Config
 from typer.testing import CliRunner
 
 from oncall_agent.cli import app
 from oncall_agent.sandbox import moto_latency
 from tests.conftest import SCENARIOS
 
-CONTRACT_ROW = {"id", "category", "top1", "top3", "action", "confidently_wrong", "seconds", "api_calls"}
-CONTRACT_TOTALS = {"n", "top1", "top3", "action", "confidently_wrong", "p50_seconds", "p95_seconds"}
+CONTRACT_ROW = {"id", "category", "top1", "top3", "action", "abstained", "confidently_wrong", "seconds", "api_calls"}
+CONTRACT_TOTALS = {
+    "n",
+    "top1",
+    "top3",
+    "action",
+    "abstained",
+    "confidently_wrong",
+    "brier",
+    "p50_seconds",
+    "p95_seconds",
+}
 
 
 @pytest.mark.sandbox
@@ -41,7 +55,7 @@ def test_eval_scores_the_bad_deploy_scenario(tmp_path: Path) -> None:
     assert set(row) - {"extra"} == CONTRACT_ROW
     assert row["id"] == "ecs-bad-deploy" and row["category"] == "deploy"
     assert row["top1"] is True and row["top3"] is True
-    assert row["action"] is True and row["confidently_wrong"] is False
+    assert row["action"] is True and row["confidently_wrong"] is False and row["abstained"] is False
     assert 0 < row["seconds"] < 60
     extra = row["extra"]
     assert "error" not in extra
@@ -53,6 +67,9 @@ def test_eval_scores_the_bad_deploy_scenario(tmp_path: Path) -> None:
     assert by_backend.get("cloudtrail", 0) >= 1 and by_backend.get("github", 0) >= 1
     assert row["api_calls"] < 200
     assert doc["totals"]["n"] == 1 and doc["totals"]["top1"] == 1.0
+    # Right at confidence c scores (c - 1)²; the first hypothesis leads, so c >= 0.5 and the term is at most 0.25.
+    top = extra["top_hypothesis"]["confidence"]
+    assert extra["brier"] == pytest.approx((top - 1) ** 2, abs=1e-3) and doc["totals"]["brier"] == extra["brier"]
     assert doc["totals"]["p50_seconds"] == row["seconds"]
     # Nothing was approved: no action that needs approval ran.
     assert all(a["status"] == "proposed" for a in extra["actions"] if a["policy"] == "approval")
@@ -80,8 +97,9 @@ def test_moto_latency_delays_and_meters_every_aws_request() -> None:
             "cloudwatch",
             endpoint_url=endpoint,
             region_name="us-east-1",
-            aws_access_key_id="testing",
+            aws_access_key_id="replica7",
             aws_secret_access_key="testing",
+            config=Config(user_agent_appid="meter-test"),
         )
         client.describe_alarms()  # warm-up, not part of the measurement
         moto_latency.set_latency(200)
@@ -92,8 +110,24 @@ def test_moto_latency_delays_and_meters_every_aws_request() -> None:
         requests.get(f"{endpoint}/moto-api/config", timeout=10).raise_for_status()  # admin: not delayed or logged
         [call] = moto_latency.calls()
         assert (call.service, call.operation, call.status) == ("monitoring", "DescribeAlarms", 200)
+        assert call.access_key == "replica7" and "app/meter-test" in call.user_agent  # who asked
         assert elapsed >= 0.2 and call.ended - call.started >= 0.2
         assert moto_latency.calls(since=call.started + 1) == []
+        assert moto_latency.in_flight() == []
+        pending = threading.Thread(target=client.describe_alarms)
+        pending.start()  # while moto has not answered, the request is in flight (and not yet in the log)
+        waiting = wait_until(moto_latency.in_flight)
+        assert [(c.operation, c.access_key, c.ended) for c in waiting] == [("DescribeAlarms", "replica7", 0.0)]
+        assert len(moto_latency.calls()) == 1
+        pending.join()
+        assert moto_latency.in_flight() == [] and len(moto_latency.calls()) == 2
     finally:
         moto_latency.set_latency(0)
         server.stop()
+
+
+def wait_until(check: Callable[[], Any], timeout: float = 5.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (value := check()) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return value

@@ -1,5 +1,9 @@
 """Seeding moto from scenario files, read back through boto3 the way the agent's adapters will read it.
 
+`seed_aws` alone seeds format-1 scenarios; a format-2 scenario (resources, AWS events, recorded points, any
+account) is seeded by the SandboxWorld, which renames moto's resources and seeds its account: see
+tests/contract/test_sandbox_format2*.py, and the e2e demo over every shipped scenario.
+
 moto's state is global to the process (every ThreadedMotoServer shares it), so each test resets it first;
 modules that seed moto once per module must not be interleaved with these tests (xdist: --dist loadfile).
 """
@@ -28,10 +32,11 @@ from oncall_agent.sandbox.scenario import (
 )
 from oncall_agent.sandbox.scenario_targets import latest_ecs_deploys
 from oncall_agent.sandbox.seed_aws import AwsClients, SeedSummary, fire_alarm, seed_aws
+from tests.unit.correlate_inputs import expressible
 
 REPO = Path(__file__).resolve().parents[2]
 SCENARIO_FILES = [
-    *sorted((REPO / "tests" / "scenarios").glob("*.yaml")),
+    *(p for p in sorted((REPO / "tests" / "scenarios").glob("*.yaml")) if expressible(load_scenario(p))),
     REPO / "tests/fixtures/scenario_spec_example.yaml",
 ]
 TOPIC = "arn:aws:sns:us-east-1:123456789012:oncall-alarms"

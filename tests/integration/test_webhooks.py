@@ -27,6 +27,7 @@ from oncall_agent.web.app import create_app
 
 TOPIC = "arn:aws:sns:us-east-1:123456789012:oncall-alarms"
 SECRET = "eb-shared-secret-value"
+DIAGNOSTICS_TOPIC = "arn:aws:sns:us-east-1:427809481713:if-sim-app-AWSCloudWatchDiagnostics"  # the real fixture's
 ALARM_ARN = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:checkout-5xx-high"
 
 
@@ -98,7 +99,12 @@ def make_harness(
     tmp_path: Path,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     extra_certs: dict[str, str] | None = None,
+    serve: Callable[[Any], tuple[str, Callable[[], None]]] | None = None,
+    body_timeout_seconds: float = 10.0,
+    allowed_topics: frozenset[str] = frozenset({TOPIC, DIAGNOSTICS_TOPIC}),
+    eventbridge_secret: str | None = SECRET,
 ) -> Iterator[Harness]:
+    """`serve(app) -> (url, stop)`: how to serve the app (default: a stand-in's uvicorn in a thread)."""
     db_path = tmp_path / "oncall.db"
     url = f"sqlite:///{db_path}"
     upgrade(url)
@@ -118,16 +124,22 @@ def make_harness(
     intake = IntakeService(
         store=store,
         verify_sns=lambda m, at: verify_message(m, at=at, fetch_certificate=fetch),
-        allowed_topics=frozenset({TOPIC, "arn:aws:sns:us-east-1:427809481713:if-sim-app-AWSCloudWatchDiagnostics"}),
-        eventbridge_secret=SECRET,
+        allowed_topics=allowed_topics,
+        eventbridge_secret=eventbridge_secret,
         now=clock,
         on_subscription=harness.subscriptions.append,
     )
-    app = create_app(intake, metrics, 64 * 1024, "x-oncall-agent-secret", store.ping)
-    server = BackgroundServer(app)
-    harness.url = server.start()
+    app = create_app(
+        intake, metrics, 64 * 1024, "x-oncall-agent-secret", store.ping, body_timeout_seconds=body_timeout_seconds
+    )
+    harness.url, stop = (serve or serve_in_background)(app)
     yield harness
-    server.stop()
+    stop()
+
+
+def serve_in_background(app: Any) -> tuple[str, Callable[[], None]]:
+    server = BackgroundServer(app)
+    return server.start(), server.stop
 
 
 @pytest.fixture()
@@ -247,6 +259,30 @@ def test_eventbridge_requires_the_shared_secret(harness: Harness, payloads_dir: 
     assert ok.status_code == 200 and ok.json()["status"] == "stored"
     assert harness.eventbridge(event).json()["status"] == "duplicate"
     assert harness.stored() == 1
+
+
+def test_an_empty_topic_allow_list_refuses_every_topic(tmp_path: Path) -> None:
+    """Fail closed: no configured topic means no SNS intake, not "any topic"."""
+    for harness in make_harness(tmp_path, allowed_topics=frozenset()):
+        for topic in (TOPIC, "arn:aws:sns:us-east-1:999999999999:other"):
+            answer = harness.sns(harness.signer.notification(topic, alarm_message()))
+            assert answer.status_code == 403 and answer.json()["error"] == "topic_not_allowed"
+        assert harness.fetched == [] and harness.stored() == 0
+
+
+@pytest.mark.parametrize("unset", [None, ""])
+def test_an_unset_eventbridge_secret_refuses_every_delivery(
+    tmp_path: Path, payloads_dir: Path, unset: str | None
+) -> None:
+    """Fail closed: without a configured secret no header value - none, empty, any - is accepted."""
+    event = json.loads(
+        (payloads_dir / "cloudwatch/eventbridge/state_change_for_a_single_metric_alarm.json").read_text()
+    )
+    for harness in make_harness(tmp_path, eventbridge_secret=unset):
+        for presented in (None, "", SECRET, "anything"):
+            answer = harness.eventbridge(event, secret=presented)
+            assert answer.status_code == 401 and answer.json()["error"] == "unauthenticated"
+        assert harness.stored() == 0
 
 
 def test_eventbridge_configuration_change_is_ignored_not_an_error(harness: Harness, payloads_dir: Path) -> None:

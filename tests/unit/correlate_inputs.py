@@ -274,6 +274,15 @@ def _fetched(ticket: TicketRecord, service: Service, alarm_name: str, start: dat
     return any(moment and start <= moment <= end for moment in (ticket.start, ticket.opened))
 
 
+def expressible(scenario: Scenario) -> bool:
+    """Whether these pure generators can build what the live sources would return: not for a scenario with a
+    neighbourhood (resources, AWS events, recorded points, declared resources or target groups), which only the
+    sandbox's AWS can answer."""
+    declared = any(s.resources or (s.ecs and s.ecs.target_groups) for s in scenario.services)
+    recorded = any(m.points is not None for m in scenario.metrics)
+    return not (scenario.resources or scenario.events or declared or recorded)
+
+
 def scenario_inputs(scenario_id: str, *, realistic: bool = True, now: datetime = NOW, log_limit: int = 5000) -> Inputs:
     scenario = load_scenario(SCENARIOS / f"{scenario_id}.yaml")
     alarm = scenario.incident_alarm

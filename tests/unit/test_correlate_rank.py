@@ -24,7 +24,8 @@ from oncall_agent.domain.records import (
 )
 from oncall_agent.investigation.correlate import evidence as build
 from oncall_agent.investigation.correlate.context import CorrelationContext
-from oncall_agent.investigation.correlate.rank import BIAS, CHANGE_WEIGHTS, confidence, rank
+from oncall_agent.investigation.correlate.rank import rank
+from oncall_agent.investigation.correlate.weights import BIAS, CHANGE_WEIGHTS, DEPENDENCY_WEIGHTS, confidence
 
 ONSET = datetime(2026, 3, 14, 15, 0, tzinfo=UTC)
 METRIC = MetricSpec(
@@ -167,9 +168,11 @@ def test_new_log_lines_naming_the_changed_thing_support_it() -> None:
     startup = (-8, "INFO Starting CheckoutApplication v4c9e2b7 using Java 21")
     named = find(ranked(deploys, logs(startup)), "checkout:118")
     unnamed = find(ranked(deploys, logs((-8, "INFO Starting CheckoutApplication using Java 21"))), "checkout:118")
-    assert named.features["logs_mention_change"] == 1.0 and "4c9e2b7" in named.summary
+    assert named.features["logs_mention_change"] == 0.5 and "4c9e2b7" in named.summary  # a banner: it runs
     assert unnamed.features["logs_mention_change"] == 0.0
     assert named.confidence > unnamed.confidence
+    failing = find(ranked(deploys, logs(startup, (-7, "ERROR v4c9e2b7 price rounding failed"))), "checkout:118")
+    assert failing.features["logs_mention_change"] == 1.0  # an error naming the version: it broke something
 
 
 def test_a_config_change_naming_the_service_or_a_dependency_is_closer_to_it() -> None:
@@ -249,6 +252,52 @@ def test_a_past_incident_of_the_same_family_and_an_open_change_request_add_a_lit
     assert richer.confidence > plain.confidence
 
 
+# --- counter-evidence, asserted by what it does to the confidence ------------------------------------------------
+
+
+def test_errors_that_predate_a_deploy_lower_its_confidence() -> None:
+    deploys = build.deploy_evidence([deploy(minutes=-5)], CTX)
+    alone = find(ranked(deploys), "checkout:118")
+    countered = find(ranked(deploys, logs((-15, "ERROR upstream refused"))), "checkout:118")
+    assert countered.features["errors_predate_change"] == 1.0 and alone.features.get("errors_predate_change", 0) == 0
+    assert countered.confidence < alone.confidence
+    assert countered.confidence == pytest.approx(confidence(countered.features, CHANGE_WEIGHTS), abs=1e-3)
+
+
+def test_a_shift_before_the_change_lowers_its_confidence() -> None:
+    deploys = build.deploy_evidence([deploy(minutes=-5)], CTX)
+    alone = find(ranked(deploys), "checkout:118")
+    countered = find(ranked(deploys, shift_at(20)), "checkout:118")
+    assert countered.features["shift_alignment"] == -1 and alone.features.get("shift_alignment", 0) == 0
+    assert countered.confidence < alone.confidence
+
+
+def test_a_later_change_of_the_same_resource_lowers_the_earlier_ones_confidence() -> None:
+    first = build.change_evidence([change("first", -14, resource="sg-1")], CTX)
+    second = build.change_evidence([change("second", -11, resource="sg-1")], CTX)
+    alone = find(ranked(first, shift_at(7), logs(BAD)), "first")
+    superseded = find(ranked(first, second, shift_at(7), logs(BAD)), "first")
+    assert superseded.features["superseded"] == 1.0 and alone.features["superseded"] == 0.0
+    assert superseded.confidence < alone.confidence
+
+
+def test_a_change_after_the_alarm_scores_below_an_equally_distant_change_before_it() -> None:
+    hypotheses = ranked(build.change_evidence([change("late", 3), change("ancient", -600)], CTX))
+    late, ancient = find(hypotheses, "late"), find(hypotheses, "ancient")
+    assert late.features["after_onset"] == 1 and ancient.features.get("after_onset", 0) == 0
+    assert late.features["proximity"] == 0 and ancient.features["proximity"] == pytest.approx(0, abs=1e-6)
+    assert late.confidence < ancient.confidence
+
+
+def test_a_chronic_dependency_alarm_weighs_against_blaming_it() -> None:
+    alarms = build.related_alarm_evidence([alarm("payments-kafka", "payments", -3000)], CTX)
+    chronic = find(ranked(alarms, shift_at(9)), "payments")
+    assert chronic.features["chronic_alarm"] == 1.0
+    # the same facts without the chronic flag: only that feature differs
+    assert chronic.confidence == pytest.approx(confidence(chronic.features, DEPENDENCY_WEIGHTS), abs=1e-3)
+    assert chronic.confidence < confidence({**chronic.features, "chronic_alarm": 0.0}, DEPENDENCY_WEIGHTS) / 2
+
+
 # --- which records are candidates ---------------------------------------------------------------------------
 
 
@@ -325,6 +374,10 @@ def test_the_order_of_alarms_matters() -> None:
         return find(ranked(items, shift_at(9)), "payments").features["upstream_first"]
 
     assert upstream(-14) == 1.0  # before our metric moved
+    # The shift is read at -13 (a minute either way cannot be told); after it the score slides to 0.6 over two
+    # minutes rather than jumping at a boundary.
+    assert upstream(-12) == 1.0
+    assert 1.0 > upstream(-11.5) > upstream(-10.5) > upstream(-10) == 0.6
     assert upstream(-5) == 0.6  # after our metric moved, before our alarm
     assert upstream(3) == 0.3  # after our alarm
     assert 0 < upstream(-200) < 0.5  # hours before
@@ -367,6 +420,38 @@ def test_the_abstention_threshold_is_a_parameter() -> None:
     evidence = (build.deploy_evidence([deploy()], CTX), shift_at(6), logs(BAD))
     assert ranked(*evidence)[0].category is Category.DEPLOY
     assert ranked(*evidence, abstain_below=0.99)[0].category is Category.UNKNOWN
+
+
+def test_a_candidate_exactly_at_the_threshold_is_not_an_abstention() -> None:
+    evidence = (build.deploy_evidence([deploy()], CTX), shift_at(6), logs(BAD))
+    best = ranked(*evidence)[0]
+    assert best.category is Category.DEPLOY and best.confidence > 0.5  # so `unknown` (1 - best) ranks below it
+
+    assert ranked(*evidence, abstain_below=best.confidence)[0] == best
+    assert ranked(*evidence, abstain_below=math.nextafter(best.confidence, 1.0))[0].category is Category.UNKNOWN
+
+
+def test_the_unknown_summary_agrees_with_the_ranking() -> None:
+    evidence = (build.deploy_evidence([deploy()], CTX), shift_at(6), logs(BAD))
+    hypotheses = ranked(*evidence)
+    lead, unknown = hypotheses[0], next(h for h in hypotheses if h.category is Category.UNKNOWN)
+    assert lead.category is Category.DEPLOY and lead.confidence >= 0.5
+    assert "decisive" not in unknown.summary  # it never says "none decisive" under a confident first answer
+    assert f"leading cause is deploy {lead.culprit} ({lead.confidence:.2f}" in unknown.summary
+    assert unknown.confidence == round(1 - lead.confidence, 4)
+    [abstained, *_] = ranked(*evidence, abstain_below=0.99)
+    assert abstained.category is Category.UNKNOWN
+    assert f"None of the {len(hypotheses) - 1} candidate causes is decisive (best {lead.confidence:.2f}" in (
+        abstained.summary
+    )
+
+
+def test_a_candidate_at_or_above_a_low_threshold_leads_even_when_unknown_scores_higher() -> None:
+    evidence = (build.change_evidence([change("old", -170)], CTX),)
+    weak = ranked(*evidence)[1]  # below 0.5: unknown (1 - weak) leads at the default threshold
+    hypotheses = ranked(*evidence, abstain_below=weak.confidence)  # exactly at the threshold: an answer
+    assert hypotheses[0].culprit == "old" and hypotheses[1].category is Category.UNKNOWN
+    assert hypotheses[1].confidence > hypotheses[0].confidence and "leading cause" in hypotheses[1].summary
 
 
 def test_ranking_is_deterministic_whatever_the_evidence_order() -> None:

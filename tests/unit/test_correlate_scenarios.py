@@ -2,7 +2,9 @@
 with the sandbox's pure generators), every builder, then rank(). The truth must come first, with its category
 and a culprit that names it (SCENARIOS.md scoring), or `unknown` first for an abstention; the distractors must
 stay below the abstention line; and the shipped runbooks and policy must propose an accepted first action and
-nothing the truth forbids. Every file in tests/scenarios is checked, so a new scenario is covered by adding it."""
+nothing the truth forbids. Every file in tests/scenarios that the pure generators can express is checked, so a
+new scenario is covered by adding it. A scenario with a neighbourhood (format 2: resources, AWS events, recorded
+points) needs the sandbox's AWS to be read: the eval and the e2e demo judge those."""
 
 from __future__ import annotations
 
@@ -17,9 +19,10 @@ from oncall_agent.response.planner import propose
 from oncall_agent.response.policy import PolicyEngine
 from oncall_agent.response.runbooks import load_runbooks, shipped_runbooks_dir
 from oncall_agent.sandbox.scenario import Truth, load_scenario
-from tests.unit.correlate_inputs import NOW, SCENARIOS, scenario_inputs
+from tests.unit.correlate_inputs import NOW, SCENARIOS, expressible, scenario_inputs
 
-SCENARIO_IDS = sorted(path.stem for path in SCENARIOS.glob("*.yaml"))
+ALL_IDS = sorted(path.stem for path in SCENARIOS.glob("*.yaml"))
+SCENARIO_IDS = [s for s in ALL_IDS if expressible(load_scenario(SCENARIOS / f"{s}.yaml"))]
 CHANGE_CATEGORIES = {"deploy", "config_change", "dependency"}
 CHANGE_SCENARIOS = [
     s for s in SCENARIO_IDS if load_scenario(SCENARIOS / f"{s}.yaml").truth.category in CHANGE_CATEGORIES
@@ -56,7 +59,7 @@ def names_truth(hypothesis: Hypothesis, truth: Truth) -> bool:
 
 
 def test_the_shipped_set_covers_every_category_at_least_four_times_in_at_least_forty_scenarios() -> None:
-    categories = [load_scenario(SCENARIOS / f"{s}.yaml").truth.category for s in SCENARIO_IDS]
+    categories = [load_scenario(SCENARIOS / f"{s}.yaml").truth.category for s in ALL_IDS]
     assert len(categories) >= 40
     for category in Category:
         assert categories.count(category.value) >= 4, category
@@ -126,7 +129,7 @@ def test_the_bad_deploy_cites_its_record_and_commit_for_the_response_planner() -
     assert cited[0].details["identifier"] == "checkout:118" and cited[0].details["previous"] == "checkout:117"
     assert cited[0].details["kind"] == "ecs" and cited[0].details["target"].endswith("service/prod-web/checkout")
     assert any(item.details["identifier"] == "4c9e2b7" for item in cited)  # the commit the image tag names
-    assert first.features["logs_mention_change"] == 1.0  # the new task logs its version, v4c9e2b7
+    assert first.features["logs_mention_change"] == 0.5  # the new task logs its version, v4c9e2b7, in its banner
 
 
 def test_the_harmless_revoke_three_minutes_earlier_ranks_below_the_one_that_broke_the_pool() -> None:

@@ -118,3 +118,16 @@ def test_zones_hosts_endpoints_and_credential_names_in_lines() -> None:
 )
 def test_credential_events(source: str, name: str, parameters: dict[str, object], expected: bool) -> None:
     assert symptoms.is_credential_event(source, name, parameters) is expected
+
+
+def test_a_signing_key_id_is_a_credential_identifier() -> None:
+    jwt = '{"msg":"token rejected","err":"x5c: certificate chain verification failed","kid":"Xb2k9-rs256-2025"}'
+    assert symptoms.credential_identifiers([jwt]) == ["Xb2k9-rs256-2025"]
+    assert symptoms.credential_identifiers(["JWT rejected: key_id=abc-123 expired"]) == ["abc-123"]
+    assert symptoms.credential_identifiers(["the key was rotated"]) == []
+
+
+def test_an_identifier_cut_short_by_a_template_mask_is_left_for_the_sample_line() -> None:
+    template = '{"msg":"token rejected","kid":"Xb2k9-rs256-<NUM>"}'
+    sample = '{"msg":"token rejected","kid":"Xb2k9-rs256-2025"}'
+    assert symptoms.credential_identifiers([template, sample]) == ["Xb2k9-rs256-2025"]

@@ -57,6 +57,14 @@ def test_right_culprit_under_the_wrong_category_is_wrong() -> None:
     assert not result.top1 and result.confidently_wrong
 
 
+def test_a_category_in_truth_also_is_right_for_the_same_culprit() -> None:
+    shared = Truth(category="dependency", also=["resource_exhaustion"], culprit="search-cluster")
+    assert score([h("resource_exhaustion", "search-cluster")], [], shared, T).top1
+    assert score([h("dependency", "search-cluster")], [], shared, T).top1
+    assert not score([h("infrastructure", "search-cluster")], [], shared, T).top1
+    assert not score([h("resource_exhaustion", "other-cluster")], [], shared, T).top1
+
+
 def test_top3_finds_the_truth_in_second_or_third_place_only() -> None:
     ranked = [h("config_change", "sg-1", 0.6), h("dependency", "payments", 0.2), h("deploy", "checkout:42", 0.1)]
     result = score(ranked, [], DEPLOY, T)
@@ -76,13 +84,14 @@ def test_category_alone_decides_when_the_truth_has_no_culprit() -> None:
 
 def test_unknown_truth_abstention_by_unknown_first() -> None:
     result = score([h("unknown", None, 0.7), h("deploy", "checkout:42", 0.2)], [], UNKNOWN, T)
-    assert result.top1 and result.top3 and result.abstained
+    assert result.top1 and result.top3
     assert not result.confidently_wrong  # an abstaining `unknown` is right, whatever its confidence
+    assert not result.abstained  # `abstained` counts the honest misses: only where the truth is not `unknown`
 
 
 def test_unknown_truth_abstention_by_low_confidence() -> None:
     result = score([h("deploy", "checkout:42", 0.49)], [], UNKNOWN, T)
-    assert result.top1 and result.abstained and not result.confidently_wrong
+    assert result.top1 and not result.abstained and not result.confidently_wrong
 
 
 def test_unknown_truth_with_a_confident_cause_is_confidently_wrong() -> None:
@@ -95,9 +104,9 @@ def test_unknown_truth_with_a_confident_cause_is_confidently_wrong() -> None:
 
 def test_no_hypotheses_is_an_abstention() -> None:
     unknown = score([], [], UNKNOWN, T)
-    assert unknown.top1 and unknown.top3 and unknown.abstained and not unknown.confidently_wrong
+    assert unknown.top1 and unknown.top3 and not unknown.abstained and not unknown.confidently_wrong
     known = score([], [], DEPLOY, T)
-    assert not known.top1 and not known.top3 and not known.confidently_wrong
+    assert not known.top1 and not known.top3 and not known.confidently_wrong and known.abstained
 
 
 # --- confidently wrong ------------------------------------------------------------------------------------------
@@ -112,11 +121,59 @@ def test_wrong_at_the_threshold_is_confidently_wrong() -> None:
     assert score([h("config_change", "sg-1", 0.5)], [], DEPLOY, T).confidently_wrong
 
 
-def test_unknown_first_on_a_known_truth_is_wrong_and_confident_only_at_or_above_the_threshold() -> None:
+def test_unknown_first_on_a_known_truth_is_an_abstention_never_confidently_wrong() -> None:
     low = score([h("unknown", None, 0.3), h("deploy", "checkout:42", 0.2)], ["ecs.rollback"], DEPLOY, T)
     assert not low.top1 and low.top3 and not low.confidently_wrong and low.abstained
-    high = score([h("unknown", None, 0.6)], [], DEPLOY, T)
-    assert not high.top1 and high.confidently_wrong and high.abstained
+    # however sure the agent is that it does not know, abstaining is a miss, not a confident wrong answer
+    high = score([h("unknown", None, 0.9)], [], DEPLOY, T)
+    assert not high.top1 and not high.confidently_wrong and high.abstained
+
+
+def test_a_candidate_exactly_at_the_threshold_is_an_answer_not_an_abstention() -> None:
+    wrong = score([h("config_change", "sg-1", T), h("unknown", None, 1 - T)], [], DEPLOY, T)
+    assert not wrong.abstained and wrong.confidently_wrong and not wrong.top1
+    right = score([h("deploy", "checkout:42", T)], ["ecs.rollback"], DEPLOY, T)
+    assert right.top1 and not right.abstained and not right.confidently_wrong
+    assert not score([h("deploy", "checkout:42", T)], [], UNKNOWN, T).top1  # an unknown truth: not abstaining
+
+
+def test_just_below_the_threshold_is_an_abstention() -> None:
+    below = score([h("config_change", "sg-1", T - 0.0001)], [], DEPLOY, T)
+    assert below.abstained and not below.confidently_wrong
+
+
+# --- Brier --------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("hypotheses", "truth", "expected"),
+    [
+        ([h("deploy", "checkout:42", 0.8)], DEPLOY, 0.04),  # right at 0.8: (0.8 - 1)²
+        ([h("deploy", "checkout:41", 0.7)], DEPLOY, 0.49),  # wrong culprit at 0.7: (0.7 - 0)²
+        ([h("deploy", "checkout:42", 0.5), h("unknown", None, 0.5)], DEPLOY, 0.25),  # at the threshold: (0.5 - 1)²
+        # abstaining by `unknown` first: the best non-unknown hypothesis counts, here right at 0.3: (0.3 - 1)²
+        ([h("unknown", None, 0.7), h("deploy", "checkout:42", 0.3)], DEPLOY, 0.49),
+        # abstaining by low confidence: the best non-unknown is a wrong one at 0.2: 0.2²
+        ([h("config_change", "sg-1", 0.2), h("deploy", "checkout:42", 0.1)], DEPLOY, 0.04),
+        ([h("unknown", None, 0.9)], DEPLOY, 0.0),  # no cause proposed: confidence 0, wrong: 0²
+        ([], DEPLOY, 0.0),
+        ([h("unknown", None, 0.6), h("deploy", "checkout:42", 0.4)], UNKNOWN, 0.16),  # no cause is right: 0.4²
+        ([h("deploy", "checkout:42", 0.9)], UNKNOWN, 0.81),  # confidently wrong about an unknown: 0.9²
+        ([h("traffic_surge", "anything", 0.6)], SURGE, 0.16),  # no culprit in the truth: the category decides
+    ],
+)
+def test_brier_terms_by_hand(hypotheses: list[Hypothesis], truth: Truth, expected: float) -> None:
+    assert score(hypotheses, [], truth, T).brier == pytest.approx(expected)
+
+
+def test_the_brier_total_is_the_mean_of_the_scenarios_that_ran() -> None:
+    rows = [
+        result("a", "deploy", 1.0, top1=True, brier=0.04),
+        result("b", "deploy", 2.0, brier=0.49),
+        result("c", "deploy", None, brier=None),  # could not be run: no term
+    ]
+    assert totals(rows)["brier"] == pytest.approx(0.265)
+    assert totals([])["brier"] is None
 
 
 def test_right_first_hypothesis_is_never_confidently_wrong() -> None:
@@ -161,7 +218,7 @@ def test_forbidden_action_fails_even_when_first_is_accepted() -> None:
 # --- totals, JSON, text -----------------------------------------------------------------------------------------
 
 
-def result(id_: str, category: str, seconds: float | None, **marks: bool) -> ScenarioResult:
+def result(id_: str, category: str, seconds: float | None, **marks: Any) -> ScenarioResult:
     flags: dict[str, Any] = {"top1": False, "top3": False, "action": False, "confidently_wrong": False, **marks}
     return ScenarioResult(id=id_, category=category, seconds=seconds, api_calls=7, **flags)
 
@@ -175,26 +232,56 @@ def test_percentile_is_nearest_rank() -> None:
 
 def test_totals_rates_and_json_shape() -> None:
     rows = [
-        result("a", "deploy", 1.0, top1=True, top3=True, action=True),
-        result("b", "deploy", 3.0, top3=True, confidently_wrong=True),
-        result("c", "unknown", None),  # a failed run: counted in n, not in the latency percentiles
-        result("d", "dependency", 2.0, top1=True, top3=True),
+        result("a", "deploy", 1.0, top1=True, top3=True, action=True, brier=0.01),
+        result("b", "deploy", 3.0, top3=True, confidently_wrong=True, brier=0.81),
+        result("c", "unknown", None),  # a failed run: counted in n, not in the latency percentiles nor the Brier
+        result("d", "dependency", 2.0, top1=True, top3=True, brier=0.04),
+        result("e", "dependency", 2.0, abstained=True, brier=0.09),
     ]
     summary = totals(rows)
     assert summary == {
-        "n": 4,
-        "top1": 0.5,
-        "top3": 0.75,
-        "action": 0.25,
-        "confidently_wrong": 0.25,
+        "n": 5,
+        "top1": 0.4,
+        "top3": 0.6,
+        "action": 0.2,
+        "abstained": 0.2,
+        "confidently_wrong": 0.2,
+        "brier": 0.2375,
         "p50_seconds": 2.0,
         "p95_seconds": 3.0,
     }
     doc = to_json(rows, {"latency_ms": 0})
-    assert set(doc["totals"]) == {"n", "top1", "top3", "action", "confidently_wrong", "p50_seconds", "p95_seconds"}
-    contract = {"id", "category", "top1", "top3", "action", "confidently_wrong", "seconds", "api_calls"}
-    assert all(set(row) == contract | {"extra"} for row in doc["scenarios"])
-    assert doc["by_category"]["deploy"] == {"n": 2, "top1": 0.5, "top3": 1.0, "action": 0.5}
+    assert list(doc["totals"]) == [
+        "n",
+        "top1",
+        "top3",
+        "action",
+        "abstained",
+        "confidently_wrong",
+        "brier",
+        "p50_seconds",
+        "p95_seconds",
+    ]
+    contract = ["id", "category", "top1", "top3", "action", "abstained", "confidently_wrong", "seconds", "api_calls"]
+    assert all(list(row) == [*contract, "extra"] for row in doc["scenarios"])
+    assert doc["scenarios"][1]["extra"]["brier"] == 0.81  # the per-scenario term, outside the row contract
+    assert doc["by_category"]["deploy"] == {
+        "n": 2,
+        "top1": 0.5,
+        "top3": 1.0,
+        "action": 0.5,
+        "abstained": 0.0,
+        "confidently_wrong": 0.5,
+        "brier": 0.41,
+    }
     text = render(rows)
     assert "confidently_wrong" in text and "p95_seconds=3.00" in text and "dependency" in text
+    assert "abstained=0.20" in text and "brier=0.237" in text
     assert totals([])["n"] == 0 and totals([])["p50_seconds"] is None
+
+
+def test_a_category_in_truth_also_is_right_and_others_are_not() -> None:
+    shared = Truth(category="dependency", also=["resource_exhaustion"], culprit="orders-db", actions=["escalate"])
+    assert score([h("resource_exhaustion", "orders-db")], ["escalate"], shared, T).top1
+    assert score([h("dependency", "orders-db")], ["escalate"], shared, T).top1
+    assert not score([h("infrastructure", "orders-db")], ["escalate"], shared, T).top1

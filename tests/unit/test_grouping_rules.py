@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from oncall_agent.domain.alarm import AlarmEvent, AlarmState, EventChannel, MetricSpec
-from oncall_agent.domain.catalog import EcsTarget, LambdaTarget, Service, service_for_alarm
-from oncall_agent.domain.grouping import GroupingOutcome, OpenIncidentView, decide
+from oncall_agent.domain.catalog import EcsTarget, LambdaTarget, ResourceRef, Service, service_for_alarm
+from oncall_agent.domain.grouping import GroupingOutcome, OpenIncidentView, decide, view_after
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 WINDOW = timedelta(minutes=15)
@@ -169,3 +169,37 @@ def test_service_for_alarm(alarm: AlarmEvent, expected: str | None) -> None:
 def test_tag_beats_pattern_and_pattern_beats_prefix() -> None:
     assert service_for_alarm(event("api-gw-5xx", tags={"service": "payments"}), CATALOG) == "payments"
     assert service_for_alarm(event("payments-x", metric=ecs_metric("checkout-svc")), CATALOG) == "checkout"
+
+
+def test_an_alarm_on_a_resource_the_catalog_declares_belongs_to_its_service() -> None:
+    worker = Service(
+        name="label-printer",
+        resources=[ResourceRef(type="AWS::SQS::Queue", id="print-jobs")],
+    )
+    web = Service(name="storefront", ecs=EcsTarget(cluster="web", service="sf", target_groups=["targetgroup/sf/1a"]))
+    queue_age = MetricSpec(
+        namespace="AWS/SQS", name="ApproximateAgeOfOldestMessage", dimensions={"QueueName": "print-jobs"}
+    )
+    target_5xx = MetricSpec(
+        namespace="AWS/ApplicationELB",
+        name="HTTPCode_Target_5XX_Count",
+        dimensions={"TargetGroup": "targetgroup/sf/1a", "LoadBalancer": "app/web/9"},
+    )
+    assert service_for_alarm(event("print-jobs-oldest-message-age", metric=queue_age), [worker, web]) == "label-printer"
+    assert service_for_alarm(event("edge-5xx", metric=target_5xx), [worker, web]) == "storefront"
+    other = MetricSpec(namespace="AWS/SQS", name="ApproximateAgeOfOldestMessage", dimensions={"QueueName": "other"})
+    assert service_for_alarm(event("other-queue-age", metric=other), [worker, web]) is None
+
+
+def test_the_view_after_an_event_is_what_the_store_wrote() -> None:
+    view = OpenIncidentView("inc-1", "checkout", T0, T0 + timedelta(minutes=2), {arn("a"): (AlarmState.ALARM, T0)})
+    early = T0 - timedelta(minutes=1)
+    joined = view_after(view, event("b", at=early), Out.JOIN)
+    assert (joined.first_event_at, joined.last_event_at) == (early, T0 + timedelta(minutes=2))
+    assert joined.alarm_states[arn("b")] == (AlarmState.ALARM, early)
+    late = T0 + timedelta(minutes=9)
+    recovered = view_after(joined, event("a", AlarmState.OK, late), Out.RECOVER)
+    assert recovered.alarm_states[arn("a")] == (AlarmState.OK, late)
+    assert recovered.last_event_at == T0 + timedelta(minutes=2)  # a recovery does not widen the window
+    assert view_after(recovered, event("a", AlarmState.INSUFFICIENT_DATA), Out.NOTE) == recovered
+    assert view.alarm_states == {arn("a"): (AlarmState.ALARM, T0)}  # the old view is untouched

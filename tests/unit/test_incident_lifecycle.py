@@ -33,12 +33,17 @@ def test_the_happy_path_is_allowed() -> None:
         (S.RESOLVED, S.OPEN),  # a resolved incident is never reopened: new alarms open a new one
         (S.RESOLVED, S.INVESTIGATING),
         (S.CLOSED, S.OPEN),
-        (S.MONITORING, S.AWAITING_APPROVAL),
+        (S.RESOLVED, S.AWAITING_APPROVAL),  # a resolved incident's leftover proposals are never run
     ],
 )
 def test_forbidden_transitions_raise(current: IncidentStatus, target: IncidentStatus) -> None:
     with pytest.raises(InvalidTransition, match=f"from {current.value} to {target.value}"):
         transition(current, target)
+
+
+def test_an_action_that_did_not_resolve_goes_back_to_waiting_for_its_siblings() -> None:
+    assert transition(S.MONITORING, S.AWAITING_APPROVAL) is S.AWAITING_APPROVAL
+    assert transition(S.MITIGATING, S.AWAITING_APPROVAL) is S.AWAITING_APPROVAL
 
 
 @pytest.mark.parametrize("status", list(IncidentStatus))

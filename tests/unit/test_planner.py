@@ -12,7 +12,7 @@ from oncall_agent.domain.action import ActionStatus, PolicyDecision, action_dige
 from oncall_agent.domain.catalog import Service
 from oncall_agent.domain.evidence import Category, Evidence, EvidenceKind, Hypothesis
 from oncall_agent.response.planner import culprit_deploy, plan, planned_hypotheses, propose
-from oncall_agent.response.policy import PolicyEngine
+from oncall_agent.response.policy import Decision, PolicyEngine
 from oncall_agent.response.runbooks import Runbook, load_runbooks
 
 RUNBOOKS = Path(__file__).resolve().parents[2] / "runbooks"
@@ -72,6 +72,8 @@ def test_bad_ecs_deploy_proposes_rollback_then_escalate(runbooks, policy) -> Non
     assert (rollback.policy, rollback.risk, rollback.runbook_id) == (D.APPROVAL, "medium", "ecs-bad-deploy")
     assert rollback.status is ActionStatus.PROPOSED and rollback.incident_id == "inc-1"
     assert escalate.parameters == {"team": "storefront"} and escalate.policy is D.AUTO
+    # The owning team (the service's `team` tag) approves; an automatic action has no approver group.
+    assert (rollback.approvers, escalate.approvers) == ("storefront", None)
     assert all(re.fullmatch(r"act-[0-9a-f]{12}", a.id) for a in actions)
 
 
@@ -179,10 +181,17 @@ def test_no_hypotheses_no_actions(runbooks, policy) -> None:
 
 
 class DenyAll:
-    def decide(self, kind: str, service: Service) -> tuple[PolicyDecision, list[str]]:
-        return D.DENY, ["deny-all"]
+    def evaluate(self, kind: str, service: Service) -> Decision:
+        return Decision(D.DENY, ["deny-all"])
 
 
 def test_a_policy_that_denies_everything_leaves_nothing(runbooks) -> None:
     bad = deploy("checkout:118", "checkout:117")
     assert run(runbooks, DenyAll(), [ranked(Category.DEPLOY, "checkout:118", 0.9, [bad])], [bad]) == []
+
+
+def test_exhausted_tasks_are_restarted_unless_autoscaling_pushed_them_over_a_limit(runbooks, policy) -> None:
+    leak = Hypothesis(category=Category.RESOURCE_EXHAUSTION, culprit="checkout", confidence=0.9)
+    assert next(a.kind for a in run(runbooks, policy, [leak], [])) == "ecs.restart"
+    scaled = leak.model_copy(update={"features": {"scaled_out_first": 1.0}})
+    assert [a.kind for a in run(runbooks, policy, [scaled], [])] == ["escalate"]

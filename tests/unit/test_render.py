@@ -100,7 +100,7 @@ def test_issue_body_starts_with_the_marker_and_shows_the_investigation() -> None
         "86%",
         "`change_proximity` 0.93",
         next(iter(rep.evidence)),
-        "deploy checkout\\:118",
+        "deploy checkout:118",
         "INC0010001",
         "[source](https://console.aws.amazon.com/ecs/x)",
     ):
@@ -137,13 +137,13 @@ def test_no_how_to_once_decided() -> None:
 
 def test_untrusted_text_is_inert_in_markdown() -> None:
     body = github_issue_body(report(summary=HOSTILE, title=HOSTILE))
-    assert "<img" not in body and "&lt;img" in body
+    assert "<img" not in body.replace("\\<img", "") and "\\<img" in body
     assert "@mpatel" not in body and "@\u200bmpatel" in body
     assert "](https://evil" not in body and "![" not in body
-    assert "oncall-agent:incident=inc-other" not in body.replace("&lt;!-- oncall-agent:incident=inc-other", "")
-    assert body.count("<!--") == 1
+    assert "oncall-agent:incident=inc-other" not in body.replace("\\<!-- oncall-agent:incident=inc-other", "")
+    assert body.count("<!--") - body.count("\\<!--") == 1
     assert "**bold**" not in body
-    assert "&#64;" not in body  # the entity is escaped itself, so it cannot turn into an @
+    assert "&#64;" not in body.replace("\\&#64;", "")  # the entity is escaped itself, so it cannot turn into an @
     assert not any(line.lstrip().startswith("/approve") for line in body.splitlines())
 
 
@@ -200,3 +200,82 @@ def test_marker_and_url_helpers() -> None:
     assert plain("a\nb\x00c") == "a bc"
     assert short_description(report(title="x\n" * 200)).startswith("[oncall-agent] checkout: x x")
     assert len(short_description(report(title="y" * 500))) == 160
+
+
+def test_the_tickets_name_the_group_the_policy_stored_with_the_action() -> None:
+    """The planner stores the owning team on the action; the opened tickets must show it, not `oncall`."""
+    from oncall_agent.coordination.messages import OutboxMessenger
+    from oncall_agent.domain.catalog import Service
+
+    rollback = action(
+        "ecs.rollback", ROLLBACK_PARAMS, PolicyDecision.APPROVAL, "act-aaaaaaaaaaaa", approvers="payments"
+    )
+    view = {
+        "scope": {"incident_id": "inc-1", "service": "checkout", "alarm_name": "checkout-5xx"},
+        "actions": [rollback.model_dump(mode="json")],
+    }
+    catalog = [Service(name="checkout", repo="acme/checkout")]
+    items = {i.operation: i.payload for i in OutboxMessenger(catalog, None, servicenow=True, github=True).opened(view)}
+    assert "approvers: payments" in items["github.ensure_issue"]["body"]
+    assert "(group payments)" in items["servicenow.ensure_incident"]["description"]
+    assert "oncall" not in items["github.ensure_issue"]["body"].replace("oncall-agent", "")
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        ("deploy checkout:118", "deploy checkout:118"),
+        ("RuntimeError: <NUM> rows", "RuntimeError: \\<NUM> rows"),
+        ("a < b && c > d", "a < b && c > d"),
+        ("db_connection_pool exhausted", "db_connection_pool exhausted"),
+        ("see https://evil.example", "see https\\://evil.example"),
+        ("# not a heading", "\\# not a heading"),
+        ("_emphasis_ and *bold*", "\\_emphasis\\_ and \\*bold\\*"),
+    ],
+)
+def test_markdown_is_escaped_only_where_it_would_mean_something(raw: str, shown: str) -> None:
+    assert str(md(raw)) == shown
+
+
+def test_long_evidence_is_shortened_at_a_word_boundary() -> None:
+    text = "Rounding necessary after the currency conversion of the basket total " * 10
+    short = str(md(text, 100))
+    assert short.endswith("…") and len(short) <= 100
+    assert text.startswith(short[:-1])
+    assert text[len(short) - 1] == " "  # the cut is at a space, not mid-word
+    assert str(md("x" * 500, 100)) == "x" * 99 + "…"  # one long token is cut where it must be
+
+
+LLM_TOTALS = {
+    "model_id": "us.amazon.nova-2-lite-v1:0",
+    "prompt_version": "reason-abc123",
+    "calls": 1,
+    "input_tokens": 4210,
+    "output_tokens": 380,
+    "latency_seconds": 2.4,
+    "cost_usd": 0.002213,
+    "failure": None,
+    "narrative": "The rollout of checkout:118 broke payments. " + HOSTILE,
+    "disagreement": "The model ranks dependency payments first; the correlator ranks deploy checkout:118 first",
+}
+
+
+@pytest.mark.parametrize("render", [github_issue_body, servicenow_description])
+def test_the_models_narrative_and_cost_are_shown_and_kept_inert(render: object) -> None:
+    body = render(report(llm=LLM_TOTALS))  # type: ignore[operator]
+    assert "The model's reading (LLM, untrusted)" in body
+    assert "The rollout of checkout:118 broke payments." in body
+    assert "Disagreement" in body and "correlator ranks deploy checkout:118 first" in body
+    assert "4210 tokens in, 380 out" in body and "$0.0022" in body and "reason-abc123" in body
+    # The narrative is untrusted text like any other: no line of it can start a command, no tag survives.
+    assert not any(line.lstrip().startswith("/approve") for line in body.splitlines())
+    if render is github_issue_body:
+        assert "<img" not in body.replace("\\<img", "") and "@mpatel" not in body
+
+
+def test_a_failed_call_shows_its_failure_and_no_narrative() -> None:
+    failed = {"model_id": "m", "prompt_version": "reason-x", "calls": 1, "failure": "throttled", "cost_usd": None}
+    body = github_issue_body(report(llm=failed))
+    assert "failed: throttled" in body and "cost unknown" in body
+    assert "Disagreement" not in body
+    assert "The model's reading" not in github_issue_body(report())

@@ -56,6 +56,16 @@ def test_shipped_runbooks_load() -> None:
     assert runbooks["escalate"].actions[0].risk == "low"
 
 
+def test_a_high_risk_action_may_require_a_change(tmp_path: Path) -> None:
+    text = GOOD.replace("risk: low", "risk: high, change: required")
+    assert text != GOOD
+    (book,) = load_runbooks(write(tmp_path, text, "change.md"))
+    assert book.actions[0].change == "required"
+    (tmp_path / "plain").mkdir()
+    (plain,) = load_runbooks(write(tmp_path / "plain", GOOD, "plain.md"))
+    assert plain.actions[0].change == "none"
+
+
 def test_shipped_folder_is_found() -> None:
     assert shipped_runbooks_dir() == RUNBOOKS
 
@@ -105,6 +115,8 @@ def test_services_glob(tmp_path: Path) -> None:
         (("kind: ecs.restart", "kind: rm -rf"), "actions.0.kind"),
         (("kind: ecs.restart", "kind: ecs.delete_service"), "actions.0.kind"),
         (("risk: low", "risk: extreme"), "actions.0.risk"),
+        (("risk: low", "risk: low, change: required"), "actions.0"),  # a change only for risk: high
+        (("risk: low", "risk: high, change: maybe"), "actions.0.change"),
         (("{{ service.ecs.cluster }}", "{{ service.ecs.cluster "), "actions.0.parameters"),
         (("categories: [deploy]", "categories: [deploys]"), "match.categories"),
         (("id: sample", "id: Sample Book"), "id"),

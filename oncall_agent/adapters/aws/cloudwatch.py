@@ -155,4 +155,5 @@ def alarm_snapshot(item: dict[str, Any]) -> AlarmSnapshot | None:
         since=as_utc(since),
         metric=_metric_of(item),
         tags={t["Key"]: t["Value"] for t in item.get("Tags") or [] if "Key" in t and "Value" in t},
+        description=str(item.get("AlarmDescription") or "")[:1024],
     )

@@ -37,6 +37,7 @@ from botocore.exceptions import ClientError
 
 from oncall_agent.adapters.aws.executor_base import (
     AWS_ERRORS,
+    ActingClients,
     Infeasible,
     RegionExecutor,
     error_code,
@@ -122,8 +123,9 @@ def _created(info: dict[str, Any]) -> datetime:
 
 
 class CodeDeployActionExecutor(RegionExecutor):
-    """Executes CodeDeploy actions in one region; `client_for_region(region)` builds the (action-role) client."""
+    """Executes CodeDeploy actions in one region; `client_for_region(region)` builds the read client."""
 
+    SERVICE = "codedeploy"
     failure = CodeDeployActionFailed
     KINDS = KINDS
 
@@ -131,11 +133,12 @@ class CodeDeployActionExecutor(RegionExecutor):
         self,
         client_for_region: Callable[[str], Any],
         region: str,
+        acting: ActingClients | None = None,
         *,
         lookback: timedelta = DEFAULT_LOOKBACK,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        super().__init__(client_for_region, region)
+        super().__init__(client_for_region, region, acting)
         self._lookback = lookback
         self._now = now
 
@@ -144,7 +147,7 @@ class CodeDeployActionExecutor(RegionExecutor):
         other than "not found" raise CodeDeployActionFailed."""
         return self._dry_run(action, lambda: self._plan(action).plan)
 
-    def execute(self, action: ProposedAction, idempotency_key: str) -> dict[str, Any]:
+    def _execute(self, action: ProposedAction, idempotency_key: str) -> dict[str, Any]:
         """Create the rollback deployment once: `{"changed": bool, "before", "after", "summary", "deployment"}`."""
         description = rollback_description(idempotency_key)
         try:

@@ -73,8 +73,9 @@ def restart_tag_value(idempotency_key: str) -> str:
 
 
 class EcsActionExecutor(RegionExecutor):
-    """Executes ECS actions in one region; `client_for_region(region)` builds the (action-role) ECS client."""
+    """Executes ECS actions in one region; `client_for_region(region)` builds the read client."""
 
+    SERVICE = "ecs"
     failure = ActionFailed
     KINDS = KINDS
 
@@ -83,7 +84,7 @@ class EcsActionExecutor(RegionExecutor):
         other than "not found" raise ActionFailed."""
         return self._dry_run(action, lambda: self._plan(action)[0])
 
-    def execute(self, action: ProposedAction, idempotency_key: str) -> dict[str, Any]:
+    def _execute(self, action: ProposedAction, idempotency_key: str) -> dict[str, Any]:
         """Make the change unless it is already made: `{"changed": bool, "before", "after", "summary", ...}`."""
         try:
             plan, service = self._plan(action)

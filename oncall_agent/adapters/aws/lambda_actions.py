@@ -76,8 +76,9 @@ def _weights(alias: dict[str, Any]) -> dict[str, float]:
 
 
 class LambdaActionExecutor(RegionExecutor):
-    """Executes Lambda actions in one region; `client_for_region(region)` builds the (action-role) Lambda client."""
+    """Executes Lambda actions in one region; `client_for_region(region)` builds the read client."""
 
+    SERVICE = "lambda"
     failure = LambdaActionFailed
     KINDS = KINDS
 
@@ -86,7 +87,7 @@ class LambdaActionExecutor(RegionExecutor):
         other than "not found" raise LambdaActionFailed."""
         return self._dry_run(action, lambda: self._plan(action)[0])
 
-    def execute(self, action: ProposedAction, idempotency_key: str) -> dict[str, Any]:
+    def _execute(self, action: ProposedAction, idempotency_key: str) -> dict[str, Any]:
         """Make the change unless it is already made: `{"changed": bool, "before", "after", "summary", ...}`."""
         try:
             plan, function, alias = self._plan(action)

@@ -1,4 +1,5 @@
-"""CloudWatch GetMetricData adapter (ports.MetricReader): one metric at exactly the statistic its alarm uses.
+"""CloudWatch GetMetricData adapter (ports.MetricBatchReader): one metric at exactly the statistic its alarm uses,
+many series in batches of at most 500 queries per request (the neighbourhood's golden signals), and ListMetrics.
 
 The statistic is passed through unchanged (`Sum`, `Average`, `p99`, `p99.9`, ...): a p99 alarm judged from an
 Average series would point the investigation at the wrong moment. Requests are aligned to period boundaries
@@ -15,11 +16,13 @@ from typing import Any
 
 from oncall_agent.domain.alarm import MetricSpec
 from oncall_agent.domain.errors import SourceError
-from oncall_agent.domain.records import MetricSeries
+from oncall_agent.domain.records import MetricBatch, MetricListing, MetricQuery, MetricSeries
 from oncall_agent.domain.time import as_utc
 
 QUERY_ID = "m0"
 MAX_POINTS_PER_PAGE = 100_800  # GetMetricData MaxDatapoints upper bound
+MAX_QUERIES_PER_CALL = 500  # GetMetricData's limit on MetricDataQueries per request
+RECENTLY_ACTIVE = "PT3H"  # ListMetrics: only metrics with data in the last three hours
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -51,6 +54,20 @@ def metric_stat_query(metric: MetricSpec, stat: str, period: int) -> dict[str, A
         },
         "ReturnData": True,
     }
+
+
+def batch_queries(queries: list[MetricQuery], offset: int = 0) -> list[dict[str, Any]]:
+    """MetricDataQueries for a batch: ids `q<index>` (index into the caller's list, so answers map back)."""
+    bodies = []
+    for index, query in enumerate(queries, start=offset):
+        body = metric_stat_query(query.metric, query.stat, query.period)
+        bodies.append({**body, "Id": f"q{index}"})
+    return bodies
+
+
+def _spec(item: dict[str, Any]) -> MetricSpec:
+    dims = {d["Name"]: d["Value"] for d in item.get("Dimensions") or [] if "Name" in d and "Value" in d}
+    return MetricSpec(namespace=item.get("Namespace", ""), name=item.get("MetricName", ""), dimensions=dims)
 
 
 class CloudWatchMetricReader:
@@ -98,6 +115,12 @@ class CloudWatchMetricReader:
                         points[as_utc(at)] = float(value)
         return MetricSeries(metric=metric, stat=stat, period=period, points=sorted(points.items()))
 
+    def get_many(self, region: str, queries: list[MetricQuery], start: datetime, end: datetime) -> MetricBatch:
+        return read_batch(self._client(region), queries, start, end)
+
+    def list_metrics(self, region: str, namespace: str, max_pages: int) -> MetricListing:
+        return list_namespace(self._client(region), namespace, max_pages)
+
 
 def _describe(metric: MetricSpec, stat: str) -> str:
     return f"{metric.namespace}/{metric.name} {stat}"
@@ -109,3 +132,64 @@ def _check_status(result: dict[str, Any], metric: MetricSpec, stat: str) -> None
     if status not in ("Complete", "PartialData"):
         detail = "; ".join(str(m.get("Value", m)) for m in result.get("Messages") or [])
         raise MetricReadError(f"GetMetricData {_describe(metric, stat)}: status {status} {detail}".strip())
+
+
+def _batch_page(
+    client: Any, queries: list[MetricQuery], offset: int, first: datetime, last: datetime
+) -> tuple[dict[int, dict[datetime, float]], dict[int, str]]:
+    points: dict[int, dict[datetime, float]] = {}
+    failed: dict[int, str] = {}
+    pages = client.get_paginator("get_metric_data").paginate(
+        MetricDataQueries=batch_queries(queries, offset),
+        StartTime=first,
+        EndTime=last,
+        ScanBy="TimestampAscending",
+        PaginationConfig={"PageSize": MAX_POINTS_PER_PAGE},
+    )
+    for page in pages:
+        for result in page.get("MetricDataResults") or []:
+            index = int(str(result.get("Id", "q-1"))[1:])
+            status = result.get("StatusCode", "Complete")
+            if status not in ("Complete", "PartialData"):
+                failed[index] = f"status {status}"
+                continue
+            series = points.setdefault(index, {})
+            for at, value in zip(result.get("Timestamps") or [], result.get("Values") or [], strict=False):
+                series[as_utc(at)] = float(value)
+    return points, failed
+
+
+def read_batch(client: Any, queries: list[MetricQuery], start: datetime, end: datetime) -> MetricBatch:
+    """Every query's series, MAX_QUERIES_PER_CALL per request; all queries of a batch share one period grid
+    (the longest period among them) for the window's alignment."""
+    if not queries:
+        return MetricBatch()
+    first, last = aligned_window(start, end, max(q.period for q in queries))
+    points: dict[int, dict[datetime, float]] = {}
+    failed: dict[int, str] = {}
+    for offset in range(0, len(queries), MAX_QUERIES_PER_CALL):
+        chunk = queries[offset : offset + MAX_QUERIES_PER_CALL]
+        found, bad = _batch_page(client, chunk, offset, first, last)
+        points.update(found)
+        failed.update(bad)
+    series = [
+        MetricSeries(metric=q.metric, stat=q.stat, period=q.period, points=sorted(points.get(i, {}).items()))
+        for i, q in enumerate(queries)
+    ]
+    return MetricBatch(series=series, failed=failed)
+
+
+def list_namespace(client: Any, namespace: str, max_pages: int) -> MetricListing:
+    """ListMetrics for one namespace, recently active metrics only, at most `max_pages` pages."""
+    metrics: list[MetricSpec] = []
+    token: str | None = None
+    for _ in range(max_pages):
+        request: dict[str, Any] = {"Namespace": namespace, "RecentlyActive": RECENTLY_ACTIVE}
+        if token:
+            request["NextToken"] = token
+        answer = client.list_metrics(**request)
+        metrics += [_spec(item) for item in answer.get("Metrics") or []]
+        token = answer.get("NextToken")
+        if not token:
+            return MetricListing(metrics=metrics)
+    return MetricListing(metrics=metrics, truncated=True)

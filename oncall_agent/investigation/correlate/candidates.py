@@ -41,6 +41,14 @@ class Facts:
     tickets: list[Evidence] = field(default_factory=list)
     past: list[Evidence] = field(default_factory=list)
     gaps: list[Evidence] = field(default_factory=list)
+    # The neighbourhood (see `timeline`): its resources' signal shifts, AWS's events, what the walk looked at.
+    # Kept apart from `shifts` so that the alarmed service's own signals keep their meaning.
+    neighbours: list[Evidence] = field(default_factory=list)
+    events: list[Evidence] = field(default_factory=list)
+    looked_at: list[Evidence] = field(default_factory=list)
+    # New or increased errors and warnings in a dependency's own logs (`details.dependency`): what is wrong there,
+    # never lines of the alarmed service.
+    dependency_logs: list[Evidence] = field(default_factory=list)
 
     @property
     def reference(self) -> datetime:
@@ -70,8 +78,10 @@ def read_facts(evidence: list[Evidence], ctx: CorrelationContext) -> Facts:
     by_kind: dict[EvidenceKind, list[Evidence]] = {kind: [] for kind in EvidenceKind}
     for item in evidence:
         by_kind[item.kind].append(item)
-    logs = by_kind[EvidenceKind.LOG_SIGNATURE]
-    shifts = by_kind[EvidenceKind.METRIC_SHIFT]
+    logs = [e for e in by_kind[EvidenceKind.LOG_SIGNATURE] if not e.details.get("dependency")]
+    # The neighbourhood's golden-signal shifts are not inputs of these rules (they read the alarm's own metric
+    # and the logs' request rate); hypotheses from the neighbourhood are built from them separately.
+    shifts = [e for e in by_kind[EvidenceKind.METRIC_SHIFT] if not e.details.get("neighbourhood")]
     return Facts(
         ctx=ctx,
         shift_at=_alarm_shift(shifts),
@@ -84,6 +94,10 @@ def read_facts(evidence: list[Evidence], ctx: CorrelationContext) -> Facts:
         tickets=by_kind[EvidenceKind.TICKET],
         past=by_kind[EvidenceKind.PAST_INCIDENT],
         gaps=by_kind[EvidenceKind.GAP],
+        neighbours=[e for e in by_kind[EvidenceKind.METRIC_SHIFT] if e.details.get("neighbourhood")],
+        events=by_kind[EvidenceKind.AWS_EVENT],
+        looked_at=by_kind[EvidenceKind.LOOKED_AT],
+        dependency_logs=[e for e in by_kind[EvidenceKind.LOG_SIGNATURE] if e.details.get("dependency")],
     )
 
 

@@ -249,8 +249,12 @@ def infrastructure_features(cand: Candidate, facts: Facts, found: Symptoms) -> S
 # --- counter-evidence --------------------------------------------------------------------------------------
 
 
-_AUTOSCALING_ACTORS = re.compile(
-    r"AWSServiceRoleForApplicationAutoScaling|AWSServiceRoleForAutoScaling|autoscaling\.amazonaws\.com"
+# Who acts for Auto Scaling in CloudTrail: its service-linked roles, or the service principal itself
+# (`invokedBy`/`userName` "application-autoscaling.amazonaws.com", "autoscaling.amazonaws.com", or the bare name).
+AUTOSCALING_ACTORS = re.compile(
+    r"AWSServiceRoleForApplicationAutoScaling|AWSServiceRoleForAutoScaling"
+    r"|^(?:application-)?autoscaling(?:\.amazonaws\.com)?$",
+    re.I,
 )
 
 
@@ -258,7 +262,7 @@ def change_counters(scored: Scored, facts: Facts, found: Symptoms, item: Evidenc
     """What causes without a change say against a change candidate (see the module docstring); `item` is the
     candidate's primary evidence (its CloudTrail event or deploy record)."""
     actor = str((item.details.get("actor") if item else None) or "")
-    scored.features["autoscaling"] = 1.0 if _AUTOSCALING_ACTORS.search(actor) else 0.0
+    scored.features["autoscaling"] = 1.0 if AUTOSCALING_ACTORS.search(actor) else 0.0
     if scored.features["autoscaling"]:
         scored.notes["autoscaling"] = "but it was made by autoscaling, in reaction to the load"
     surge = load_up(found, facts) >= 0.5 and load_leads(found, facts) >= 1.0

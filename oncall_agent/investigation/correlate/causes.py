@@ -98,6 +98,12 @@ def _load(facts: Facts) -> Load:
     for item in facts.shifts:
         if item.details.get("derived") == "logs" and item.details.get("direction") == "up" and item.at:
             numeric.append((ratio(item), as_utc(item.at), item.id))
+    for item in facts.neighbours:  # a surge seen only on the load balancer or the queue
+        d = item.details
+        # Work arriving counts as load: at the front door, and on a queue or stream the service consumes.
+        arriving = d.get("role") in ("front", "self") or (d.get("role") == "behind" and d.get("bad_direction") == "up")
+        if d.get("signal_kind") == "load" and arriving and d.get("detected") and d.get("direction") == "up" and item.at:
+            numeric.append((ratio(item), as_utc(item.at), item.id))
     alarms = [
         e
         for e in facts.alarms

@@ -28,6 +28,7 @@ class CorrelationContext:
     onset: datetime
     window_start: datetime
     now: datetime
+    alarm_description: str = ""  # the alarm's own description (untrusted): hostnames it checks, for instance
 
     def minutes_before_onset(self, moment: datetime) -> float:
         """How long before the onset `moment` was (negative: after the onset), in minutes."""

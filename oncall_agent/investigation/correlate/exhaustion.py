@@ -1,11 +1,12 @@
 """resource_exhaustion: what says each resource is running out, and one candidate per resource.
 
 The culprit is the resource id - this service's ECS service or Lambda function, a database, a cache. Evidence:
-saturation alarms or the alarm's own saturation metric (memory, connections, free storage...) and log lines that
-say capacity ran out (OOM kills, "too many connections", "No space left on device", pool exhausted). Lines that
-name a managed database or cache endpoint, or a dependency that is not a catalog service, are about that
-resource; unnamed connection and disk lines (a client reports those about its server) are about the one resource
-with a saturation alarm of that kind, if this service has none; other lines are about this service. A node
+saturation alarms or the alarm's own saturation metric (memory, connections, free storage...) and log lines of
+the taxonomy's `exhaustion` family (OOM kills, "too many connections", "No space left on device", a pool
+exhausted, a dependency refusing writes). Lines that name a managed database or cache endpoint, or (for classes a
+client reports about its server: connections, disk, throttling, capacity refusals) a dependency that is not a
+catalog service, are about that resource; unnamed connection and disk lines are about the one resource with a
+saturation alarm of that kind, if this service has none; other lines are about this service. A node
 (`sessions-redis-001`) is its cluster.
 """
 
@@ -29,6 +30,7 @@ from oncall_agent.investigation.correlate.cause_common import (
     own_shift,
     texts,
 )
+from oncall_agent.investigation.correlate.taxonomy import SymptomClass
 
 
 @dataclass
@@ -59,17 +61,18 @@ def _resource_dependencies(facts: Facts) -> set[str]:
     return {name for name in facts.ctx.service.depends_on if facts.ctx.catalog_entry(name) is None}
 
 
-def _strain_resource_of_line(item: Evidence, kind: str, facts: Facts, alarmed: dict[str, set[str]]) -> str:
+def _strain_resource_of_line(item: Evidence, found: SymptomClass, facts: Facts, alarmed: dict[str, set[str]]) -> str:
     """The resource a line that says capacity ran out is about: a database or cache endpoint it names, else (for
-    connections and disk, which a client reports about its server) a resource dependency it names or, failing
-    that, the one resource with a saturation alarm of the same kind when this service has none; else this
-    service. (`alarmed`: resource -> kinds of its saturation alarms.)"""
+    a class a client reports about its server - connections, disk, a dependency refusing writes) a resource
+    dependency it names or, failing that, the one resource with a saturation alarm of the same kind when this
+    service has none; else this service. (`alarmed`: resource -> kinds of its saturation alarms.)"""
     lines = texts(item)
     managed = sorted(symptoms.managed_resources(lines))
     if managed:
         return managed[0]
     own = own_resource(facts)
-    if kind in ("connections", "disk"):
+    kind = found.kind
+    if found.names_peer:
         named = relations.mentions(lines, _resource_dependencies(facts))
         if named:
             return named[0]
@@ -106,14 +109,14 @@ def strains(facts: Facts) -> dict[str, Strain]:
         for resource, strain in strains.items()
     }
     for item in facts.signatures:
-        exhausted = symptoms.exhaustion_class(texts(item))
+        exhausted = symptoms.exhaustion_symptom(texts(item))
         if exhausted is None:
             continue
-        kind, strength = exhausted
+        strength = exhausted.strength
         if item.details.get("level") not in NOISY_LEVELS and not (strength >= 1.0 and item.details.get("new")):
             continue
-        found = strain(_strain_resource_of_line(item, kind, facts, alarmed))
-        found.kinds.add(kind)
+        found = strain(_strain_resource_of_line(item, exhausted, facts, alarmed))
+        found.kinds.add(exhausted.kind)
         found.logs.append(item)
         found.log_strength = max(found.log_strength, strength * (1.0 if item.details.get("new") else INCREASED_SHARE))
     return _merge_members(strains, own_resource(facts))

@@ -6,8 +6,8 @@ Change candidates (deploys, configuration changes), all in [0, 1] unless noted:
   metric's shift; -1 when the shift had started more than 2 minutes before the change; 0 without a shift.
 - `new_signatures_after`: exp(-delay / 10) for the first new error/warning log signature that appeared after
   the change (delay in minutes).
-- `logs_mention_change`: 1 when a new or increased log signature names the changed thing (image tag, task
-  definition, resource id, port...).
+- `logs_mention_change`: 1 when a new or increased error or warning signature names the changed thing (image tag,
+  task definition, resource id, port...), 0.5 when only routine lines do (a start-up banner with the version).
 - `on_service`: 1 for a change of this service (or naming it), 0.5 for one naming an upstream dependency.
 - `change_ticket`: 1 when a change request on the service (or on the dependency a change names) was open at
   the time of the change, give or take 15 minutes.
@@ -20,10 +20,12 @@ more than 10 minutes before the shift and a later, at least as related one withi
 began right after that one, not after this), `chronic_mention` (only chronic signatures name the changed thing),
 `after_onset`.
 
-Dependency candidates: `upstream_first` (1 when its alarm started before our metric shifted, 0.6 between the
-shift and our alarm, 0.3 after; decaying for alarms 2 to 6 hours old), `logs_mention_dependency` (new or
-increased error/warning signatures name it), `past_incident_match`, `change_ticket` (a change request on its
-CI active at onset); against: `chronic_alarm` (all its alarms older than 6 hours), `chronic_mention`.
+Dependency candidates: `upstream_first` (1 when its alarm started before our metric shifted, sliding to 0.6
+within two minutes after the shift, 0.6 between the shift and our alarm, 0.3 after; decaying for alarms 2 to 6
+hours old), `logs_mention_dependency` (new or increased error/warning signatures name it; 0.5 when all of them
+failed before reaching it, as a name that did not resolve), `past_incident_match`, `change_ticket` (a change
+request on its CI active at onset); against: `chronic_alarm` (all its alarms older than 6 hours),
+`chronic_mention`.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from datetime import datetime
 
 from oncall_agent.domain.evidence import Category, Evidence
 from oncall_agent.domain.time import as_utc
-from oncall_agent.investigation.correlate import relations
+from oncall_agent.investigation.correlate import relations, taxonomy
 from oncall_agent.investigation.correlate.candidates import CHRONIC_ALARM_MINUTES, Candidate, Facts
 
 PROXIMITY_MINUTES = 30.0
@@ -69,6 +71,15 @@ def _texts(item: Evidence) -> list[str]:
     return [str(item.details.get("template", "")), *map(str, item.details.get("samples") or [])]
 
 
+def _failed_before_peer(item: Evidence) -> bool:
+    """The signature's primary symptom is a call that failed before it reached its peer (see the taxonomy)."""
+    for text in _texts(item):
+        found = taxonomy.matching(text)
+        if found:
+            return found[0].before_peer
+    return False
+
+
 def _noisy(item: Evidence) -> bool:
     return item.details.get("level") in NOISY_LEVELS
 
@@ -97,7 +108,9 @@ def _mention_features(cand: Candidate, at: datetime, facts: Facts, scored: Score
     recent = [e for e in facts.signatures if _since(e, at) >= -SLACK_MINUTES]
     hits = [e for e in recent if relations.mentions(_texts(e), cand.tokens)]
     named = sorted({t for e in hits for t in relations.mentions(_texts(e), cand.tokens)})
-    scored.features["logs_mention_change"] = 1.0 if hits else 0.0
+    # An error naming the change says it broke something; a routine line naming it (a start-up banner with the
+    # version) only says it is running: half.
+    scored.features["logs_mention_change"] = 1.0 if any(_noisy(e) for e in hits) else 0.5 if hits else 0.0
     if hits:
         scored.notes["logs_mention_change"] = f"new log lines name {', '.join(named[:3])}"
         scored.evidence_for += [e.id for e in hits if e.id not in scored.evidence_for]
@@ -184,8 +197,13 @@ def upstream_first(alarms: list[Evidence], facts: Facts) -> tuple[float, Evidenc
             score = 0.5 * (CHRONIC_ALARM_MINUTES - lead) / (CHRONIC_ALARM_MINUTES - ALIGNED_ALARM_MINUTES)
         elif lead >= reference_lead - SLACK_MINUTES / 2:
             score = 1.0
+        elif lead >= 0:
+            # Per-minute data puts "just before" and "just after" our shift a minute either way: the score slides
+            # from 1 to 0.6 over the next SLACK_MINUTES rather than jumping at a boundary.
+            behind = (reference_lead - SLACK_MINUTES / 2 - lead) / SLACK_MINUTES
+            score = max(0.6, 1.0 - 0.4 * behind)
         else:
-            score = 0.6 if lead >= 0 else 0.3
+            score = 0.3
         if score > best:
             best, best_alarm = score, item
     return round(best, 3), best_alarm
@@ -257,9 +275,13 @@ def dependency_features(cand: Candidate, facts: Facts) -> Scored:
     names = relations.service_names(entry) if entry else {cand.culprit}
     noisy = [e for e in facts.signatures if _noisy(e)]
     hits = [e for e in noisy if relations.mentions(_texts(e), names, right_edge=False)]
-    scored.features["logs_mention_dependency"] = 1.0 if hits else 0.0
+    unreached = [e for e in hits if _failed_before_peer(e)]
+    # Lines that could not even resolve its name say nothing of its health: half the weight.
+    scored.features["logs_mention_dependency"] = (0.5 if len(unreached) == len(hits) else 1.0) if hits else 0.0
     if hits:
-        scored.notes["logs_mention_dependency"] = f"{len(hits)} new or increased error signatures name it"
+        scored.notes["logs_mention_dependency"] = f"{len(hits)} new or increased error signatures name it" + (
+            " (but could not resolve its name)" if len(unreached) == len(hits) else ""
+        )
     scored.evidence_for += [e.id for e in hits]
     chronic = [e for e in facts.chronic if relations.mentions(_texts(e), names, right_edge=False)]
     scored.features["chronic_mention"] = 1.0 if chronic and not hits else 0.0

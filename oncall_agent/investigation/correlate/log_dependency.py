@@ -6,8 +6,9 @@ one declared dependency failing, and nothing of ours changed just before, the de
 Candidates: each name in the service's `depends_on` (a catalog service goes by its catalog names) that has no
 alarm in ALARM (an alarmed dependency is a candidate of `candidates.dependency_candidates`; a resource with a
 saturation alarm is a resource-exhaustion candidate) and that new or increased error or warning signatures name
-at identifier boundaries (`apis.fedex.com` names `fedex`). Lines that say a capacity ran out or a credential
-failed are left out: those say what failed, and `causes` weighs them.
+at identifier boundaries (`apis.fedex.com` names `fedex`). Lines of a symptom class that suggests a cause (a
+capacity ran out, a credential failed, a host broke) are left out: those say what failed, and `causes` weighs them.
+The failed-call classes the lines show (timeouts, refused connections, DNS failures...) are named in the note.
 
 Features, in [0, 1]:
 - `dependency_errors_first`: 1 when the earliest new error or warning signature names it and started no later
@@ -33,6 +34,7 @@ from oncall_agent.domain.time import as_utc
 from oncall_agent.investigation.correlate import relations, symptoms
 from oncall_agent.investigation.correlate.candidates import Candidate, Facts
 from oncall_agent.investigation.correlate.cause_common import texts
+from oncall_agent.investigation.correlate.dependency_cause import DIAGNOSED_WEIGHT
 from oncall_agent.investigation.correlate.features import SLACK_MINUTES, Scored, past_features, span
 
 LOG_DEPENDENCY_WEIGHTS = {
@@ -40,6 +42,7 @@ LOG_DEPENDENCY_WEIGHTS = {
     "logs_mention_dependency": 1.5,
     "past_incident_match": 0.6,
     "other_cause_explains": -2.5,
+    "dependency_diagnosed": DIAGNOSED_WEIGHT,
 }
 """Calibration: new errors naming it that came first, with nothing else, about 0.75; a change of ours with 0.5
 confidence takes it below the abstention line."""
@@ -48,13 +51,12 @@ UPSTREAM_ERRORS_FIRST_WEIGHT = -1.0
 
 
 def _call_failures(facts: Facts) -> list[Evidence]:
-    """New or increased error and warning signatures that do not say a capacity ran out or a credential failed."""
+    """New or increased error and warning signatures whose symptom classes suggest no cause of their own (not a
+    capacity that ran out, a credential that failed, a host that broke): failed calls, or nothing classified."""
     return [
         e
         for e in facts.signatures
-        if e.details.get("level") in ("ERROR", "WARN")
-        and symptoms.exhaustion_class(texts(e)) is None
-        and symptoms.credential_class(texts(e)) is None
+        if e.details.get("level") in ("ERROR", "WARN") and not symptoms.suggested_causes(texts(e))
     ]
 
 
@@ -110,7 +112,11 @@ def log_dependency_features(cand: Candidate, facts: Facts) -> Scored:
     scored = Scored(cand, {"logs_mention_dependency": 1.0}, evidence_for=list(cand.evidence_ids))
     scored.features["dependency_errors_first"] = errors_first(cand, facts)
     hits = len(cand.evidence_ids)
-    scored.notes["logs_mention_dependency"] = f"{hits} new or increased error signatures name it, with no alarm of it"
+    seen = symptoms.call_failures([t for e in facts.signatures if e.id in cand.evidence_ids for t in texts(e)])
+    shown = f" ({', '.join(name.replace('_', ' ') for name in seen)})" if seen else ""
+    scored.notes["logs_mention_dependency"] = (
+        f"{hits} new or increased error signatures name it{shown}, with no alarm of it"
+    )
     if scored.features["dependency_errors_first"] >= 1.0 and cand.at is not None:
         lead = (as_utc(facts.reference) - as_utc(cand.at)).total_seconds() / 60
         when = f"{span(lead)} before" if lead > SLACK_MINUTES / 2 else "as"

@@ -2,7 +2,7 @@
 
     confidence = 1 / (1 + exp(-(bias + sum(weight[f] * feature[f]))))
 
-with the weights below (features are defined in `features` and `cause_features`; counter-evidence has negative
+with the weights in `weights` (features are defined in `features` and `cause_features`; counter-evidence has negative
 weights). Each kind of candidate has its weights: deploys and config changes CHANGE_WEIGHTS, credential
 rotations CREDENTIAL_CHANGE_WEIGHTS, upstream dependencies DEPENDENCY_WEIGHTS (and, for a dependency only our logs
 name, `log_dependency.LOG_DEPENDENCY_WEIGHTS`), and the causes without a change of ours TRAFFIC_WEIGHTS,
@@ -15,24 +15,23 @@ new OOM kills or "too many connections" lines with nothing else about 0.6, about
 new "certificate has expired" lines that start abruptly about 0.75; a health alarm naming one availability
 zone about 0.55, about 0.85 when the new errors name the same zone.
 
-Scoring runs in two passes: changes and dependencies first, then the causes without a change, which take the
-best change confidence (`change_explains`) and an upstream alarm that came first (`dependency_explains`) as
-counter-evidence, so a decisive change or dependency is not shadowed by the symptoms it caused. A dependency
-that only our new errors name (no alarm of it: a third-party API) comes last: failed calls are what every
-other cause looks like from our side too, so it takes the best confidence of any other candidate against it
-(`other_cause_explains`); when its failed calls are the first new errors, with nothing else, it scores about
+Scoring runs in two passes: changes and dependencies first, then the causes without a change, which take the best
+confidence of a change that can break requests (`change_explains`) and an upstream alarm that came first
+(`dependency_explains`) as counter-evidence, so a decisive change or dependency is not shadowed by the symptoms it
+caused. A dependency that only our new errors name (no alarm of it: a third-party API) comes last: failed calls are
+what every other cause looks like from our side too, so it takes the best confidence of any other candidate against
+it (`other_cause_explains`); when its failed calls are the first new errors, with nothing else, it scores about
 0.75.
 
 The `unknown` hypothesis (abstain) always comes along with confidence 1 - (best candidate's confidence);
-when no candidate reaches `abstain_below`, `unknown` goes first. Ties are broken by category and culprit so
-the order is deterministic.
+when no candidate reaches `abstain_below`, `unknown` goes first, else the leading candidate does (its summary
+agrees: see `abstain`). Ties are broken by category and culprit so the order is deterministic.
 """
 
 from __future__ import annotations
 
-import math
-
 from oncall_agent.domain.evidence import Category, Evidence, Hypothesis
+from oncall_agent.investigation.correlate.abstain import unknown_hypothesis
 from oncall_agent.investigation.correlate.candidates import (
     Candidate,
     Facts,
@@ -51,151 +50,41 @@ from oncall_agent.investigation.correlate.cause_features import (
     traffic_features,
 )
 from oncall_agent.investigation.correlate.causes import (
+    MIN_LOAD_RATIO,
     Symptoms,
     expiry_candidates,
     infrastructure_candidates,
     read_symptoms,
     traffic_candidates,
 )
+from oncall_agent.investigation.correlate.change_fit import traffic_vanished
 from oncall_agent.investigation.correlate.context import CorrelationContext
+from oncall_agent.investigation.correlate.dependency_cause import located
 from oncall_agent.investigation.correlate.exhaustion import exhaustion_candidates
 from oncall_agent.investigation.correlate.features import Scored, change_features, dependency_features, upstream_first
 from oncall_agent.investigation.correlate.known_issues import cite_known_issues, match_known_issues
 from oncall_agent.investigation.correlate.log_dependency import (
     LOG_DEPENDENCY_WEIGHTS,
-    UPSTREAM_ERRORS_FIRST_WEIGHT,
     explained_by_other,
     log_dependency_candidates,
     log_dependency_features,
     upstream_errors_first,
 )
-
-BIAS = -3.0
-CHANGE_WEIGHTS = {
-    "proximity": 1.5,
-    "shift_alignment": 2.0,
-    "new_signatures_after": 1.5,
-    "logs_mention_change": 1.0,
-    "on_service": 1.0,
-    "change_ticket": 0.3,
-    "past_incident_match": 0.6,
-    "errors_predate_change": -2.0,
-    "upstream_alarm_first": -1.5,
-    "upstream_errors_first": UPSTREAM_ERRORS_FIRST_WEIGHT,
-    "superseded": -0.7,
-    "overtaken": -1.0,
-    "chronic_mention": -0.5,
-    "after_onset": -3.0,
-    "load_surge": -2.0,
-    "infra_alarm_first": -2.0,
-    "autoscaling": -2.5,
-    "expired_credentials": -1.5,
-}
-CREDENTIAL_CHANGE_WEIGHTS = {
-    "proximity": 1.0,
-    "shift_alignment": 1.0,
-    "new_signatures_after": 0.5,
-    "credential_errors_after": 3.5,
-    "logs_mention_change": 1.0,
-    "on_service": 1.0,
-    "change_ticket": 0.3,
-    "past_incident_match": 0.6,
-    "no_credential_errors": -1.5,
-    "errors_predate_change": -1.5,
-    "upstream_alarm_first": -1.5,
-    "upstream_errors_first": UPSTREAM_ERRORS_FIRST_WEIGHT,
-    "superseded": -0.7,
-    "chronic_mention": -0.5,
-    "after_onset": -3.0,
-    "load_surge": -2.0,
-    "infra_alarm_first": -2.0,
-    "autoscaling": -2.5,
-}
-DEPENDENCY_WEIGHTS = {
-    "upstream_first": 3.2,
-    "logs_mention_dependency": 1.5,
-    "past_incident_match": 0.6,
-    "change_ticket": 0.3,
-    "chronic_alarm": -2.0,
-    "chronic_mention": -0.5,
-    "infra_alarm_first": -1.5,
-}
-TRAFFIC_WEIGHTS = {
-    "load_up": 3.0,
-    "load_leads": 1.0,
-    "load_alarm": 1.5,
-    "strained": 0.5,
-    "past_incident_match": 0.6,
-    "change_explains": -2.5,
-    "dependency_explains": -1.5,
-}
-EXHAUSTION_WEIGHTS = {
-    "saturated": 2.0,
-    "exhaustion_logs": 2.5,
-    "strain_first": 1.0,
-    "gradual": 0.7,
-    "past_incident_match": 0.6,
-    "load_up": -2.0,
-    "chronic_strain": -1.5,
-    "change_explains": -2.5,
-    "dependency_explains": -1.5,
-}
-EXPIRY_WEIGHTS = {
-    "credential_errors": 3.5,
-    "abrupt": 1.0,
-    "names_credential": 0.5,
-    "certificate_alarm": 1.0,
-    "past_incident_match": 0.6,
-    "change_explains": -2.5,
-    "dependency_explains": -1.5,
-}
-INFRASTRUCTURE_WEIGHTS = {
-    "infra_alarm": 3.2,
-    "zonal_errors": 1.5,
-    "past_incident_match": 0.6,
-    "load_up": -1.0,
-    "change_explains": -2.5,
-    "dependency_explains": -0.5,
-}
-_SUMMARY_ORDER = (
-    "proximity",
-    "upstream_first",
-    "load_up",
-    "load_leads",
-    "saturated",
-    "exhaustion_logs",
-    "credential_errors",
-    "abrupt",
-    "certificate_alarm",
-    "infra_alarm",
-    "zonal_errors",
-    "shift_alignment",
-    "credential_errors_after",
-    "new_signatures_after",
-    "logs_mention_change",
-    "logs_mention_dependency",
-    "dependency_errors_first",
-    "gradual",
-    "strained",
-    "change_ticket",
-    "past_incident_match",
-    "superseded",
-    "overtaken",
-    "upstream_alarm_first",
-    "upstream_errors_first",
-    "load_surge",
-    "infra_alarm_first",
-    "autoscaling",
-    "expired_credentials",
-    "change_explains",
-    "dependency_explains",
-    "other_cause_explains",
+from oncall_agent.investigation.correlate.path_rank import Path, change_path_counters, inert, path_scored, read_path
+from oncall_agent.investigation.correlate.scale_trigger import scaled_out_first
+from oncall_agent.investigation.correlate.stated_limits import limit_stated
+from oncall_agent.investigation.correlate.throughput import throughput_drop
+from oncall_agent.investigation.correlate.weights import (
+    CHANGE_WEIGHTS,
+    CREDENTIAL_CHANGE_WEIGHTS,
+    DEPENDENCY_WEIGHTS,
+    EXHAUSTION_WEIGHTS,
+    EXPIRY_WEIGHTS,
+    INFRASTRUCTURE_WEIGHTS,
+    SUMMARY_ORDER,
+    TRAFFIC_WEIGHTS,
+    confidence,
 )
-
-
-def confidence(features: dict[str, float], weights: dict[str, float]) -> float:
-    score = BIAS + sum(weight * features.get(name, 0.0) for name, weight in weights.items())
-    return round(1.0 / (1.0 + math.exp(-score)), 4)
 
 
 def _unique(ids: list[str]) -> list[str]:
@@ -215,7 +104,7 @@ def _head(cand: Candidate) -> str:
 
 
 def _summary(scored: Scored) -> str:
-    reasons = [scored.notes[name] for name in _SUMMARY_ORDER if scored.notes.get(name)]
+    reasons = [scored.notes[name] for name in SUMMARY_ORDER if scored.notes.get(name)]
     head = _head(scored.candidate)
     return f"{head}: {'; '.join(reasons)}." if reasons else f"{head}."
 
@@ -233,45 +122,35 @@ def _hypothesis(scored: Scored, weights: dict[str, float]) -> Hypothesis:
     )
 
 
-UNEXPLAINED_SIGNATURES = 5
-
-
-def _unknown(best: float, facts: Facts, candidates: int) -> Hypothesis:
-    """Abstain: cites what could not be checked (gaps), then what is left unexplained - the alarm metric's shift
-    and the first new or increased error signatures - so a person starts from the symptoms."""
-    gaps = [e.id for e in facts.gaps]
-    shifts = [e.id for e in facts.shifts if e.details.get("alarm_metric") and e.details.get("detected")]
-    noisy = [e.id for e in facts.signatures if e.details.get("level") in ("ERROR", "WARN")][:UNEXPLAINED_SIGNATURES]
-    if candidates == 0:
-        why = "No change, dependency, load, capacity, credential or infrastructure signal explains the alarm"
-    else:
-        why = f"None of the {candidates} candidate causes is decisive (best {best:.2f})"
-    if gaps:
-        why += f"; {len(gaps)} gaps in the evidence (sources not checked, or cut by a budget)"
-    return Hypothesis(
-        category=Category.UNKNOWN,
-        confidence=round(1.0 - best, 4),
-        evidence_for=[*gaps, *shifts, *noisy],
-        features={"best_candidate": best, "candidates": float(candidates), "gaps": float(len(gaps))},
-        summary=why + ".",
-    )
+def _traffic_gone(scored: Scored, facts: Facts) -> None:
+    """`traffic_gone`: a release of ours, while the requests stopped arriving at our front door: code behind the
+    load balancer cannot keep clients from reaching it (the balancer counts failed requests too)."""
+    ours = scored.candidate.category is Category.DEPLOY and scored.candidate.on_service >= 1.0
+    scored.features["traffic_gone"] = 1.0 if ours and traffic_vanished(facts) else 0.0
+    if scored.features["traffic_gone"]:
+        scored.notes["traffic_gone"] = "but the requests stopped reaching our load balancer: no release does that"
 
 
 def _change_scored(
-    facts: Facts, found: Symptoms, upstream: float, logged: list[Scored]
+    facts: Facts, found: Symptoms, upstream: float, logged: list[Scored], path: Path
 ) -> list[tuple[Scored, dict[str, float]]]:
     changes: list[Candidate] = change_candidates(facts)
     evidence = {e.id: e for e in [*facts.deploys, *facts.changes]}
+    # A change that cannot break requests (a dashboard, a log retention) supersedes or overtakes nothing.
+    rivals = [c for c in changes if not inert(evidence.get(c.evidence_ids[0]))]
     result = []
     for cand in changes:
         if cand.category is Category.CREDENTIAL_EXPIRY:
             scored, weights = (
-                credential_change_features(cand, facts, found, changes, upstream),
+                credential_change_features(cand, facts, found, rivals, upstream),
                 CREDENTIAL_CHANGE_WEIGHTS,
             )
         else:
-            scored, weights = change_features(cand, facts, changes, upstream), CHANGE_WEIGHTS
+            scored, weights = change_features(cand, facts, rivals, upstream), CHANGE_WEIGHTS
+            throughput_drop(scored, facts)
+            _traffic_gone(scored, facts)
         change_counters(scored, facts, found, evidence.get(cand.evidence_ids[0]))
+        change_path_counters(scored, evidence.get(cand.evidence_ids[0]), facts, path)
         upstream_errors_first(scored, logged)
         result.append((scored, weights))
     return result
@@ -283,7 +162,8 @@ def _scored(facts: Facts) -> list[tuple[Scored, dict[str, float]]]:
     alarms = {c.culprit: [e for e in facts.alarms if e.id in c.evidence_ids] for c in dependencies}
     upstream = max((upstream_first(items, facts)[0] for items in alarms.values()), default=0.0)
     logged = [log_dependency_features(cand, facts) for cand in log_dependency_candidates(facts)]
-    result = _change_scored(facts, found, upstream, logged)
+    path = read_path(facts)
+    result = _change_scored(facts, found, upstream, logged, path)
     for cand in dependencies:
         scored = dependency_features(cand, facts)
         dependency_counters(scored, facts, found)
@@ -292,13 +172,13 @@ def _scored(facts: Facts) -> list[tuple[Scored, dict[str, float]]]:
         (
             (confidence(s.features, w), s.candidate.label)
             for s, w in result
-            if s.candidate.category is not Category.DEPENDENCY
+            if s.candidate.category is not Category.DEPENDENCY and not s.features.get("implausible_kind")
         ),
         default=None,
     )
     causes: list[tuple[Scored, dict[str, float]]] = [
         *((traffic_features(c, facts, found), TRAFFIC_WEIGHTS) for c in traffic_candidates(facts, found)),
-        *((exhaustion_features(c, facts, found), EXHAUSTION_WEIGHTS) for c in exhaustion_candidates(found.strains)),
+        *((exhaustion_scored(c, facts, found), EXHAUSTION_WEIGHTS) for c in exhaustion_candidates(found.strains)),
         *((expiry_features(c, facts, found), EXPIRY_WEIGHTS) for c in expiry_candidates(facts, found)),
         *(
             (infrastructure_features(c, facts, found), INFRASTRUCTURE_WEIGHTS)
@@ -307,11 +187,49 @@ def _scored(facts: Facts) -> list[tuple[Scored, dict[str, float]]]:
     ]
     for scored, _ in causes:
         explained(scored, best_change, upstream)
+    # A change that cannot break requests explains nothing away either.
+    timed = [
+        (confidence(s.features, w), s.candidate.label, s.candidate.at)
+        for s, w in result
+        if not s.features.get("implausible_kind")
+    ]
+    load = found.load
+    rise = (load.ratio, load.onset) if load.ratio and load.onset and load.ratio >= MIN_LOAD_RATIO else None
+    causes += path_scored(facts, path, max(timed, key=lambda t: t[0], default=None), rise)
     others = [(confidence(s.features, w), s.candidate.label) for s, w in causes]
     best_other = max([*others, *([best_change] if best_change else [])], default=None)
     for scored in logged:
         explained_by_other(scored, best_other)
-    return result + causes + [(scored, LOG_DEPENDENCY_WEIGHTS) for scored in logged]
+    everything = result + causes + [(item, LOG_DEPENDENCY_WEIGHTS) for item in logged]
+    # Last, so that what a dependency's own logs say changes its name, not the counter-evidence it gave the others.
+    return [(located(item, facts), weights) for item, weights in everything]
+
+
+def exhaustion_scored(cand: Candidate, facts: Facts, found: Symptoms) -> Scored:
+    scored = exhaustion_features(cand, facts, found)
+    limit_stated(scored, facts)
+    scaled_out_first(scored, facts)
+    return scored
+
+
+def _merged(hypotheses: list[Hypothesis]) -> list[Hypothesis]:
+    """One hypothesis per (category, culprit): two rules that found the same cause (an alarm of a database and
+    its signals on the path) keep the more confident reading, citing the evidence of both. A credential failure
+    the logs could not name joins the one credential an AWS event or a change names: the same cause."""
+    named = {h.culprit for h in hypotheses if h.category is Category.CREDENTIAL_EXPIRY and h.culprit}
+    only = next(iter(named)) if len(named) == 1 else None
+    kept: dict[tuple[Category, str], Hypothesis] = {}
+    for found in sorted(hypotheses, key=lambda h: -h.confidence):
+        unnamed = found.category is Category.CREDENTIAL_EXPIRY and not found.culprit and only
+        item = found.model_copy(update={"culprit": only}) if unnamed else found
+        key = (item.category, (item.culprit or "").lower())
+        if key not in kept:
+            kept[key] = item
+            continue
+        first = kept[key]
+        extra = [i for i in item.evidence_for if i not in first.evidence_for and i not in first.evidence_against]
+        kept[key] = first.model_copy(update={"evidence_for": [*first.evidence_for, *extra]})
+    return list(kept.values())
 
 
 _CATEGORY_ORDER = {category: index for index, category in enumerate(Category)}
@@ -322,12 +240,13 @@ def rank(evidence: list[Evidence], ctx: CorrelationContext, abstain_below: float
     when no candidate reaches `abstain_below`."""
     facts = read_facts(evidence, ctx)
     scored = _scored(facts)
-    hypotheses = [_hypothesis(item, weights) for item, weights in scored]
+    hypotheses = _merged([_hypothesis(item, weights) for item, weights in scored])
     best = max((h.confidence for h in hypotheses), default=0.0)
     hypotheses.sort(key=lambda h: (-h.confidence, _CATEGORY_ORDER[h.category], h.culprit or ""))
-    unknown = _unknown(best, facts, len(hypotheses))
+    unknown = unknown_hypothesis(hypotheses[0] if hypotheses else None, facts, len(hypotheses), abstain_below)
     known = match_known_issues(facts)
     hypotheses, unknown = [cite_known_issues(h, known) for h in hypotheses], cite_known_issues(unknown, known)
     if best < abstain_below:
         return [unknown, *hypotheses]
-    return sorted([*hypotheses, unknown], key=lambda h: -h.confidence)
+    # A candidate at or above the threshold leads, even when a threshold under 0.5 lets `unknown` score higher.
+    return [hypotheses[0], *sorted([*hypotheses[1:], unknown], key=lambda h: -h.confidence)]

@@ -23,6 +23,7 @@ from drain3.template_miner_config import TemplateMinerConfig
 
 from oncall_agent.domain.records import LogRecord
 from oncall_agent.domain.time import as_utc
+from oncall_agent.investigation.correlate import taxonomy
 
 SAMPLE_CHARS = 300
 MAX_SAMPLES = 3
@@ -55,13 +56,20 @@ _ERROR_WORDS = re.compile(
 )
 
 
-def guess_level(text: str) -> Level:
-    """The level a line states (in its first 80 characters, where loggers put it), else a guess from words
-    that mean failure (a Lambda `Task timed out` has no level but is an error)."""
+def stated_level(text: str) -> Level | None:
+    """The level a line states (in its first 80 characters, where loggers put it), if any."""
     head = text[:80]
     found = [(match.start(), level) for pattern, level in _LEVEL_TOKENS if (match := pattern.search(head))]
-    if found:
-        return min(found)[1]
+    return min(found)[1] if found else None
+
+
+def guess_level(text: str) -> Level:
+    """The level a line states, else a guess from words that mean failure (a Lambda `Task timed out` has no
+    level but is an error). `mine` also promotes a template without a stated level that states a symptom class
+    of the taxonomy (`OOM command not allowed`): matched per template, not per line, as it costs more."""
+    stated = stated_level(text)
+    if stated is not None:
+        return stated
     return Level.ERROR if _ERROR_WORDS.search(text) else Level.INFO
 
 
@@ -171,6 +179,8 @@ def mine(
     incident_minutes = max((end - split).total_seconds() / 60, 1e-9)
     for sig in signatures.values():
         sig.template = templates.get(sig.cluster_id, sig.template)
+        if sig.level is Level.INFO and stated_level(sig.samples[0]) is None and taxonomy.states_symptom(sig.template):
+            sig.level = Level.ERROR  # no level stated, but the line says something failed
         sig.count_before, sig.count_after = round(sig.count_before, 2), round(sig.count_after, 2)
         sig.rate_before = round(sig.count_before / baseline_minutes, 4) if split > start else 0.0
         sig.rate_after = round(sig.count_after / incident_minutes, 4)

@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
+from oncall_agent.investigation.correlate import taxonomy
+
 LOAD, SATURATION, INFRASTRUCTURE = "load", "saturation", "infrastructure"
 
 LOAD_METRICS = frozenset(
@@ -167,112 +169,45 @@ def metric_zone(dimensions: Mapping[str, str]) -> str | None:
 
 CREDENTIAL, EXHAUSTION = "credential", "exhaustion"
 EXPIRED, REJECTED, DENIED = "expired", "rejected", "denied"
-
-_CREDENTIAL_CLASSES: list[tuple[str, float, re.Pattern[str]]] = [
-    (
-        EXPIRED,
-        1.0,
-        re.compile(
-            r"certificate (?:has )?expired|certificate_expired|CERT_HAS_EXPIRED|x509: certificate has expired"
-            r"|not yet valid|NotAfter|ExpiredToken|token (?:has |is )?expired|expired (?:token|credentials?)"
-            r"|TokenExpired|JWT expired|(?:credential|password|secret|token|(?:api|access|signing|client) key)s?\b"
-            r"[^.;]{0,60}?\b(?:have|has|are|is) (?:already )?expired|(?:credential|password|secret)s? expired",
-            re.I,
-        ),
-    ),
-    (
-        REJECTED,
-        0.8,
-        re.compile(
-            r"password authentication failed|Access denied for user|invalid (?:password|credentials|client|api key)"
-            r"|authentication failed|Login failed for user|WRONGPASS|NOAUTH|invalid_grant|invalid_client"
-            r"|InvalidClientTokenId|UnrecognizedClientException|SignatureDoesNotMatch|InvalidAccessKeyId"
-            r"|Access Key Id you provided does not exist|AuthFailure|certificate verify failed|PKIX path"
-            r"|SSLHandshakeException|bad certificate|unknown (?:ca|certificate)",
-            re.I,
-        ),
-    ),
-    (
-        DENIED,
-        0.4,
-        re.compile(
-            r"AccessDenied|Access Denied|not authorized to perform|UnauthorizedOperation|\b401 Unauthorized"
-            r"|\b403 Forbidden",
-            re.I,
-        ),
-    ),
-]
-"""Credential failures, strongest first: `expired` says what happened; `rejected` means the secret, key or
-certificate presented is not (or no longer) the right one; `denied` is as likely a permissions change (an IAM
-policy edit is a configuration change), so it weighs least."""
-
-_EXHAUSTION_CLASSES: list[tuple[str, float, re.Pattern[str]]] = [
-    (
-        "memory",
-        1.0,
-        re.compile(
-            r"OutOfMemory|out of memory|\bOOM\b|OOMKilled|Killed process|MemoryError|heap space|GC overhead limit"
-            r"|Cannot allocate memory|exit code 137|JavaScript heap|signal: killed|used memory > 'maxmemory'",
-            re.I,
-        ),
-    ),
-    (
-        "connections",
-        1.0,
-        re.compile(
-            r"too many connections|too many clients|remaining connection slots|max_connections"
-            r"|connection limit exceeded|ConnectionLimitExceeded|max number of clients reached|ER_CON_COUNT_ERROR",
-            re.I,
-        ),
-    ),
-    (
-        "disk",
-        1.0,
-        re.compile(r"No space left on device|disk (?:is )?full|ENOSPC|DiskFull|storage (?:is )?full|out of disk", re.I),
-    ),
-    (
-        "threads",
-        1.0,
-        re.compile(
-            r"too many open files|EMFILE|unable to create (?:new )?native thread|RejectedExecutionException"
-            r"|thread pool (?:is )?exhausted|ErrorPortAllocation",
-            re.I,
-        ),
-    ),
-    (
-        "pool",
-        0.5,
-        re.compile(
-            r"pool (?:is )?exhausted|Connection is not available|timeout waiting for (?:idle|a) (?:object|connection)"
-            r"|QueuePool limit|could not (?:get|acquire) (?:a )?connection|queue (?:is )?full",
-            re.I,
-        ),
-    ),
-    (
-        "throttling",
-        0.5,
-        re.compile(r"ThrottlingException|Rate exceeded|TooManyRequestsException|ProvisionedThroughputExceeded", re.I),
-    ),
-]
-"""Capacity running out, strongest first. A client-side pool wait or throttling is weaker: it also follows a
-slow or unreachable dependency."""
+"""Credential failures (the taxonomy's `credential` family), strongest first: `expired` says what happened;
+`rejected` means the secret, key or certificate presented is not (or no longer) the right one; `denied` is as
+likely a permissions change (an IAM policy edit is a configuration change), so it weighs least. Capacity running
+out is the `exhaustion` family: a client-side pool wait or throttling is weaker, since it also follows a slow or
+unreachable dependency. The classes and their patterns are data: `symptom_classes.yaml`."""
 
 
-def _best(texts: list[str], classes: list[tuple[str, float, re.Pattern[str]]]) -> tuple[str, float] | None:
-    for name, strength, pattern in classes:
-        if any(pattern.search(text) for text in texts):
-            return name, strength
-    return None
+def credential_symptom(texts: list[str]) -> taxonomy.SymptomClass | None:
+    """The strongest credential failure class the lines state, or None."""
+    return taxonomy.strongest(texts, CREDENTIAL)
+
+
+def exhaustion_symptom(texts: list[str]) -> taxonomy.SymptomClass | None:
+    """The strongest capacity exhaustion class the lines state, or None."""
+    return taxonomy.strongest(texts, EXHAUSTION)
 
 
 def credential_class(texts: list[str]) -> tuple[str, float] | None:
-    """(class, strength) of the strongest credential failure the lines state, or None."""
-    return _best(texts, _CREDENTIAL_CLASSES)
+    """(kind, strength) of the strongest credential failure the lines state, or None."""
+    found = credential_symptom(texts)
+    return (found.kind, found.strength) if found else None
 
 
 def exhaustion_class(texts: list[str]) -> tuple[str, float] | None:
-    """(class, strength) of the strongest capacity exhaustion the lines state, or None."""
-    return _best(texts, _EXHAUSTION_CLASSES)
+    """(kind, strength) of the strongest capacity exhaustion the lines state, or None."""
+    found = exhaustion_symptom(texts)
+    return (found.kind, found.strength) if found else None
+
+
+def suggested_causes(texts: list[str]) -> set[str]:
+    """The cause categories the lines' symptom classes suggest (`credential_expiry` for an expired certificate,
+    `resource_exhaustion` for an OOM kill...); empty for lines that only say a call failed or nothing at all."""
+    return {c.category.value for c in taxonomy.classes() if c.category and any(c.matches(t) for t in texts)}
+
+
+def call_failures(texts: list[str]) -> list[str]:
+    """The failed-call classes the lines state (timeout, connection_refused, dns_failure...), in taxonomy order:
+    what a caller sees of any cause, so they describe a failure without explaining it."""
+    return [c.name for c in taxonomy.classes() if c.family == "call_failure" and any(c.matches(t) for t in texts)]
 
 
 _ZONE = re.compile(r"(?<![A-Za-z0-9-])([a-z]{2}(?:-gov)?-[a-z]+-\d[a-z]|[a-z]{3,4}\d-az\d{1,2})(?![A-Za-z0-9-])")
@@ -283,6 +218,7 @@ _MANAGED_HOST = re.compile(
 _ARN = re.compile(r"arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{0,12}:[A-Za-z0-9_/+=,.@:-]+")
 _ACCESS_KEY = re.compile(r"(?<![A-Z0-9])((?:AKIA|ASIA)[A-Z0-9]{16})(?![A-Z0-9])")
 _CERT_SUBJECT = re.compile(r"\bCN=([A-Za-z0-9*][A-Za-z0-9.*-]+)")
+_KEY_ID = re.compile(r"""\b(?:kid|key[_ -]?id)["']?\s*[:=]\s*["']?([A-Za-z0-9][A-Za-z0-9._:-]{3,})""", re.I)
 _SECRET = re.compile(r"\bsecret(?:Id| id| name)?[=: ]+['\"]?([A-Za-z0-9/_+=.@-]*/[A-Za-z0-9/_+=.@-]+)", re.I)
 
 
@@ -303,12 +239,15 @@ def managed_resources(texts: Iterable[str]) -> set[str]:
 
 def credential_identifiers(texts: Iterable[str]) -> list[str]:
     """What a credential failure names, most specific first: ARNs (a certificate, a secret, a role), access
-    key ids, secret names with a path, certificate subjects. Deduplicated, in that order."""
+    key ids, signing key ids (a JWT `kid`), secret names with a path, certificate subjects. Deduplicated, in
+    that order."""
     corpus = list(texts)
     found: list[str] = []
-    for pattern in (_ARN, _ACCESS_KEY, _SECRET, _CERT_SUBJECT):
+    for pattern in (_ARN, _ACCESS_KEY, _KEY_ID, _SECRET, _CERT_SUBJECT):
         for text in corpus:
             for match in pattern.finditer(text):
+                if text[match.end() : match.end() + 1] == "<":  # cut short by a drain3 mask (<NUM>): not an id
+                    continue
                 value = (match.group(1) if pattern.groups else match.group(0)).rstrip(".,;:'\")")
                 if value and not any(value in earlier for earlier in found):  # not a part of an ARN already named
                     found.append(value)

@@ -25,6 +25,11 @@ def _escalation(deps: Deps, actions: list[dict[str, Any]], reason: str) -> str |
     return None
 
 
+def _severity(state: InvestigationState) -> dict[str, Any] | None:
+    found = state.get("scope", {}).get("severity")
+    return dict(found) if isinstance(found, dict) else None
+
+
 def _reason(state: InvestigationState) -> dict[str, Any]:
     if state.get("outcome"):
         return dict(state["outcome"])
@@ -45,14 +50,19 @@ def make(deps: Deps) -> Any:
             if resolved
             else (f"Escalated to {team or 'the on-call team'}: {outcome['reason']}")
         )
-        current = deps.store.get_incident(state["incident_id"])
+        incident_id = state["incident_id"]
+        # Assign and raise the tickets even when the expiry reaper escalated first (its keys are stable).
+        reach = (
+            []
+            if resolved
+            else deps.messenger.escalated(incident_id, team or "oncall", _severity(state), outcome["reason"])
+        )
+        current = deps.store.get_incident(incident_id)
         if current is not None and current.status is not status:  # a replay after the write is a no-op
-            deps.results.record(
-                state["incident_id"],
-                status=status,
-                note=outcome["reason"],
-                outbox=deps.messenger.closed(state["incident_id"], resolved, text),
-            )
+            outbox = deps.messenger.closed(incident_id, resolved, text) + reach
+            deps.results.record(incident_id, status=status, note=outcome["reason"], outbox=outbox)
+        elif reach:
+            deps.results.record(incident_id, outbox=reach)  # already-held keys are ignored by the outbox
         return {"outcome": outcome}
 
     return close

@@ -13,6 +13,7 @@ from oncall_agent.domain.errors import OncallAgentError
 from oncall_agent.domain.incident import IncidentStatus
 from oncall_agent.investigation.deps import Deps
 from oncall_agent.investigation.state import InvestigationState
+from oncall_agent.lifecycle import lifecycle
 
 NO_CHANGE_KINDS = frozenset({"escalate"})
 
@@ -29,6 +30,12 @@ def runnable(actions: list[dict[str, Any]]) -> list[ProposedAction]:
         if approved or auto:
             chosen.append(action)
     return chosen
+
+
+def to_run(actions: list[dict[str, Any]]) -> list[ProposedAction]:
+    """The runnable actions that have not run yet (an approved action runs once, when it is approved)."""
+    finished = (ActionStatus.SUCCEEDED, ActionStatus.FAILED)
+    return [action for action in runnable(actions) if action.status not in finished]
 
 
 def _run(deps: Deps, action: ProposedAction) -> dict[str, Any]:
@@ -65,15 +72,27 @@ def _run(deps: Deps, action: ProposedAction) -> dict[str, Any]:
 
 def make(deps: Deps) -> Any:
     def execute(state: InvestigationState) -> dict[str, Any]:
-        chosen = runnable(state.get("actions", []))
+        chosen = to_run(state.get("actions", []))
         incident_id = state["incident_id"]
         names = ", ".join(f"{a.kind} {a.id} (approved by {a.decided_by or 'policy'})" for a in chosen)
+        # One key per set of actions: a later round (a sibling approved after the first ran) gets its own note.
+        key = f"{incident_id}:executing:" + "+".join(a.id for a in chosen)
         deps.results.record(
             incident_id,
             status=IncidentStatus.MITIGATING,
             note=f"executing {names}",
-            outbox=deps.messenger.progress(incident_id, f"{incident_id}:executing", f"Executing: {names}"),
+            outbox=deps.messenger.progress(incident_id, key, f"Executing: {names}"),
         )
-        return {"executed": [_run(deps, action) for action in chosen]}
+        executed = [_run(deps, action) for action in chosen]
+        for outcome in executed:
+            lifecycle(
+                "action_executed",
+                incident_id,
+                action_id=outcome["id"],
+                kind=outcome["kind"],
+                outcome=outcome["status"],
+                reason=outcome.get("reason"),
+            )
+        return {"executed": executed}
 
     return execute

@@ -15,7 +15,9 @@ def make(deps: Deps) -> Any:
     def plan(state: InvestigationState) -> dict[str, Any]:
         scope = state["scope"]
         evidence = {item["id"]: Evidence.model_validate(item) for item in state.get("evidence", [])}
-        hypotheses = [Hypothesis.model_validate(h) for h in state.get("hypotheses", [])]
+        # The correlator's ranking, never the model's (the reason step keeps it in `correlated`).
+        ranked = state.get("correlated") or state.get("hypotheses", [])
+        hypotheses = [Hypothesis.model_validate(h) for h in ranked]
         actions = propose(
             scope["incident_id"],
             hypotheses,

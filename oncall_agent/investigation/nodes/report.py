@@ -22,6 +22,7 @@ def view(state: InvestigationState) -> dict[str, Any]:
         "hypotheses": state.get("hypotheses", []),
         "evidence": state.get("evidence", []),
         "actions": state.get("actions", []),
+        "llm": state.get("llm"),
     }
 
 
@@ -47,6 +48,7 @@ def make(deps: Deps) -> Any:
                     "count": len(hypotheses),
                     "source_seconds": state.get("source_seconds", {}),
                     "source_calls": state.get("source_calls", {}),
+                    **({"llm": state["llm"]} if state.get("llm") else {}),
                 },
             ),
             outbox=deps.messenger.opened(view(state)),

@@ -29,6 +29,7 @@ from oncall_agent.sandbox.standins.github_model import (
 )
 from oncall_agent.sandbox.standins.github_routes import build_repo_router
 from oncall_agent.sandbox.standins.github_state import GitHubState
+from oncall_agent.sandbox.standins.github_teams import build_team_router
 
 __all__ = [
     "GhComment",
@@ -70,6 +71,7 @@ def create_github_app(state: GitHubState, faults: FaultInjector, token: str) -> 
     auth = [Depends(_token_checker(token))]
     app.include_router(build_repo_router(state), dependencies=auth)
     app.include_router(build_issue_router(state), dependencies=auth)
+    app.include_router(build_team_router(state), dependencies=auth)
 
     @app.exception_handler(GitHubError)
     async def github_error(_request: Request, exc: GitHubError) -> JSONResponse:

@@ -131,6 +131,17 @@ def _add_issue_edit_route(router: APIRouter, state: GitHubState) -> None:
                 state.set_labels(repo.full_name, issue, names, replace=True)
             return JSONResponse(issue_json(base_of(request), repo, issue))
 
+    @router.post("/repos/{owner}/{name}/issues/{number:int}/assignees", status_code=201)
+    async def add_assignees(request: Request, owner: str, name: str, number: int) -> JSONResponse:
+        """Adds logins (GitHub's semantics: already assigned ones stay, nobody is removed)."""
+        data = await json_object(request)
+        added = _string_list(data.get("assignees") or [], "Issue", "assignees")
+        with state.lock:
+            repo = find_repo(state, owner, name)
+            issue = _find_issue(repo, number)
+            state.update_issue(issue, assignees=issue.assignees + [a for a in added if a not in issue.assignees])
+            return JSONResponse(issue_json(base_of(request), repo, issue), status_code=201)
+
 
 def _add_issue_label_routes(router: APIRouter, state: GitHubState) -> None:
     def labels_of(request: Request, repo: GhRepo, issue: GhIssue) -> JSONResponse:

@@ -111,15 +111,32 @@ def commit_json(base: str, repo: GhRepo, commit: GhCommit, *, detail: bool = Fal
 
 
 def _file_json(base: str, repo: GhRepo, commit: GhCommit, name: str) -> JSON:
+    """A diff entry (`files` of a commit, GET .../pulls/{n}/files); the stand-in knows names only, so every
+    file is one modified line."""
+    path = quote(name)
     return {
-        "sha": commit.sha,
+        "sha": hashlib.sha256(f"{commit.sha}:{name}".encode()).hexdigest()[:40],
         "filename": name,
         "status": "modified",
         "additions": 1,
         "deletions": 1,
         "changes": 2,
-        "blob_url": f"{base}/{repo.full_name}/blob/{commit.sha}/{name}",
+        "blob_url": f"{base}/{repo.full_name}/blob/{commit.sha}/{path}",
+        "raw_url": f"{base}/{repo.full_name}/raw/{commit.sha}/{path}",
+        "contents_url": f"{repo_url(base, repo)}/contents/{path}?ref={commit.sha}",
+        "patch": "@@ -1 +1 @@\n-old\n+new",
     }
+
+
+def pull_commits(repo: GhRepo, pull: GhPull) -> list[GhCommit]:
+    """The commits a pull brought: those naming it (squash or merge) or its head."""
+    return [c for c in repo.commits if c.pr == pull.number or c.sha == pull.head_sha]
+
+
+def pull_files_json(base: str, repo: GhRepo, pull: GhPull) -> list[JSON]:
+    """GET .../pulls/{n}/files: each file its commits touched, once (the last commit's entry)."""
+    entries = {name: _file_json(base, repo, c, name) for c in pull_commits(repo, pull) for name in c.files}
+    return list(entries.values())
 
 
 def label_json(base: str, repo: GhRepo, label: GhLabel) -> JSON:
@@ -177,6 +194,7 @@ def pull_json(base: str, repo: GhRepo, pull: GhPull) -> JSON:
     url = f"{repo_url(base, repo)}/pulls/{pull.number}"
     issue = repo.issues[pull.number]
     merge_sha = next((c.sha for c in repo.commits if c.pr == pull.number), pull.head_sha)
+    files = pull_files_json(base, repo, pull)
     branch = {
         "label": f"{repo.full_name.split('/')[0]}:{pull.head_ref}",
         "ref": pull.head_ref,
@@ -210,6 +228,10 @@ def pull_json(base: str, repo: GhRepo, pull: GhPull) -> JSON:
         "merged_at": iso(pull.merged_at),
         "merged": pull.merged_at is not None,
         "merge_commit_sha": merge_sha if pull.merged_at is not None else None,
+        "commits": max(len(pull_commits(repo, pull)), 1),
+        "additions": len(files),
+        "deletions": len(files),
+        "changed_files": len(files),
         "draft": False,
         "head": branch,
         "base": base_branch,

@@ -22,6 +22,7 @@ from oncall_agent.sandbox.standins.github_render import (
     deployment_json,
     deployment_status_json,
     label_json,
+    pull_files_json,
     pull_json,
     repo_json,
     user_json,
@@ -148,6 +149,14 @@ def _add_pull_routes(router: APIRouter, state: GitHubState) -> None:
             if number not in repo.pulls:
                 raise not_found()
             return JSONResponse(pull_json(base_of(request), repo, repo.pulls[number]))
+
+    @router.get("/repos/{owner}/{name}/pulls/{number:int}/files")
+    def pull_files(request: Request, owner: str, name: str, number: int) -> JSONResponse:
+        with state.lock:
+            repo = find_repo(state, owner, name)
+            if number not in repo.pulls:
+                raise not_found()
+            return page_response(request, pull_files_json(base_of(request), repo, repo.pulls[number]))
 
 
 def _add_deployment_routes(router: APIRouter, state: GitHubState) -> None:

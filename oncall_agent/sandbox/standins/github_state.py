@@ -44,7 +44,11 @@ class GitHubState:
         self.clock = clock
         self.search_lag_s = search_lag_s
         self._repos: dict[str, GhRepo] = {}
+        # (org, team slug) lowercased -> (team id, login lowercased -> (role, state)); see `add_team`.
+        self._teams: dict[tuple[str, str], tuple[int, dict[str, tuple[str, str]]]] = {}
         self._ids = 1000
+        # Called (under the lock) after every new comment, API or seeded: the webhook sender hooks in here.
+        self.on_comment: Callable[[GhRepo, GhIssue, GhComment], None] | None = None
 
     # --- seeding -------------------------------------------------------------------------------------------
     def add_repo(self, full_name: str) -> None:
@@ -57,6 +61,24 @@ class GitHubState:
                 repo = GhRepo(self._next_id(), full_name, self._stamp(self.clock()))
                 repo.permissions[self.viewer.lower()] = "admin"
                 self._repos[key] = repo
+
+    def add_team(self, org: str, slug: str, members: Iterable[str] = (), pending: Iterable[str] = ()) -> None:
+        """An organization team (`org/slug`) with active members and members whose invitation is pending."""
+        with self.lock:
+            key = (org.lower(), slug.lower())
+            team_id, people = self._teams.get(key) or (self._next_id(), {})
+            people.update({login.lower(): ("member", "active") for login in members})
+            people.update({login.lower(): ("member", "pending") for login in pending})
+            self._teams[key] = (team_id, people)
+
+    def team_membership(self, org: str, slug: str, login: str) -> tuple[int, str, str] | None:
+        """(team id, role, state) of `login` in the team, or None (no such team, or not a member)."""
+        with self.lock:
+            found = self._teams.get((org.lower(), slug.lower()))
+            if found is None or login.lower() not in found[1]:
+                return None
+            role, state = found[1][login.lower()]
+            return found[0], role, state
 
     def add_commit(
         self,
@@ -79,14 +101,22 @@ class GitHubState:
                 self.add_pull(repo, pr, message.splitlines()[0] if message else sha, at, sha, author)
 
     def add_pull(
-        self, repo: str, number: int, title: str, merged_at: datetime | None, head_sha: str, author: str
+        self,
+        repo: str,
+        number: int,
+        title: str,
+        merged_at: datetime | None,
+        head_sha: str,
+        author: str,
+        *,
+        body: str = "",
     ) -> None:
         """Add (or replace) a pull request; merged when `merged_at` is given, open otherwise."""
         with self.lock:
             gh = self._repo_for_seed(repo)
             merged = self._stamp(merged_at) if merged_at is not None else None
             created = merged if merged is not None else self._stamp(self.clock())
-            gh.pulls[number] = GhPull(number, title, author, created, merged, head_sha, f"pr-{number}")
+            gh.pulls[number] = GhPull(number, title, author, created, merged, head_sha, f"pr-{number}", body=body)
             issue = GhIssue(self._next_id(), number, title, "", author, created, created, is_pull=True)
             if merged is not None:
                 issue.state, issue.closed_at = "closed", merged
@@ -203,6 +233,8 @@ class GitHubState:
             comment = GhComment(self._next_id(), number, body, author or self.viewer, when, when)
             issue.comments.append(comment)
             issue.updated_at = max(issue.updated_at, when)
+            if self.on_comment is not None:
+                self.on_comment(self._existing(repo), issue, comment)
             return comment
 
     def find_comment(self, repo: str, comment_id: int) -> GhComment | None:

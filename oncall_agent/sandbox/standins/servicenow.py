@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
@@ -49,19 +49,22 @@ def servicenow_fault_body(status: int) -> dict[str, Any]:
     return {"error": error, "status": "failure"}
 
 
-def _auth_checker(user: str, password: str) -> Any:
+def _auth_checker(users: Mapping[str, str]) -> Callable[[Request], str]:
+    """Basic auth against `users` (name -> password); answers the authenticated user's name."""
+
     def check(request: Request) -> str:
         scheme, _, value = request.headers.get("authorization", "").partition(" ")
         try:
             given_user, _, given_password = base64.b64decode(value, validate=True).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError):
             given_user = given_password = ""
-        ok = scheme.lower() == "basic" and secrets.compare_digest(
-            f"{given_user}:{given_password}", f"{user}:{password}"
-        )
-        if not ok:
+        found = None
+        for user, password in users.items():  # every entry compared: timing says nothing about which matched
+            if secrets.compare_digest(f"{given_user}:{given_password}", f"{user}:{password}"):
+                found = user
+        if scheme.lower() != "basic" or found is None:
             raise ServiceNowError(401, "User Not Authenticated", "Required to provide Auth information")
-        return user
+        return found
 
     return check
 
@@ -106,7 +109,7 @@ def _missing() -> ServiceNowError:
     return ServiceNowError(404, "No Record found", "Record doesn't exist or ACL restricts the record retrieval")
 
 
-def _build_router(state: ServiceNowState, user: str) -> APIRouter:
+def _build_router(state: ServiceNowState, user: Callable[[Request], str]) -> APIRouter:
     router = APIRouter(prefix=_PREFIX)
 
     def known(table: str) -> None:
@@ -138,16 +141,18 @@ def _add_read_routes(router: APIRouter, state: ServiceNowState, known: Callable[
         return JSONResponse({"result": _shape(record, request)})
 
 
-def _add_write_routes(router: APIRouter, state: ServiceNowState, known: Callable[[str], None], user: str) -> None:
+def _add_write_routes(
+    router: APIRouter, state: ServiceNowState, known: Callable[[str], None], auth: Callable[[Request], str]
+) -> None:
     @router.post("/{table}")
-    async def create_record(request: Request, table: str) -> JSONResponse:
+    async def create_record(request: Request, table: str, user: str = Depends(auth)) -> JSONResponse:
         known(table)
         record = state.insert(table, await _body(request), user)
         location = f"{request.url.scheme}://{request.url.netloc}{_PREFIX}/{table}/{record['sys_id']}"
         return JSONResponse({"result": _shape(record, request)}, 201, headers={"Location": location})
 
     @router.api_route("/{table}/{sys_id}", methods=["PATCH", "PUT"])
-    async def update_record(request: Request, table: str, sys_id: str) -> JSONResponse:
+    async def update_record(request: Request, table: str, sys_id: str, user: str = Depends(auth)) -> JSONResponse:
         known(table)
         fields = await _body(request)
         try:
@@ -166,10 +171,15 @@ def _add_write_routes(router: APIRouter, state: ServiceNowState, known: Callable
         return Response(status_code=204)
 
 
-def create_servicenow_app(state: ServiceNowState, faults: FaultInjector, user: str, password: str) -> FastAPI:
-    """The FastAPI app serving `state` to clients with Basic credentials `user`/`password`."""
+def create_servicenow_app(
+    state: ServiceNowState, faults: FaultInjector, user: str, password: str, people: Mapping[str, str] | None = None
+) -> FastAPI:
+    """The FastAPI app serving `state` to clients with Basic credentials `user`/`password`, or those of one of
+    `people` (name -> password: the humans of a test, e.g. a change approver; their writes carry their name
+    in `sys_updated_by`)."""
     app = FastAPI(title="ServiceNow stand-in", docs_url=None, redoc_url=None, openapi_url=None)
-    app.include_router(_build_router(state, user), dependencies=[Depends(_auth_checker(user, password))])
+    auth = _auth_checker({**(people or {}), user: password})
+    app.include_router(_build_router(state, auth), dependencies=[Depends(auth)])
 
     @app.exception_handler(ServiceNowError)
     async def servicenow_error(_request: Request, exc: ServiceNowError) -> JSONResponse:

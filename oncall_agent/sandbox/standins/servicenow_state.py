@@ -36,7 +36,8 @@ _NUMBERING = {
 }
 _DEFAULTS = {
     "incident": {"state": "1", "active": "true", "impact": "3", "urgency": "3", "priority": "5"},
-    "change_request": {"state": "-5", "active": "true"},
+    # A new change's approval is requested at once (what the normal-change workflow does on submission).
+    "change_request": {"state": "-5", "active": "true", "approval": "requested"},
     "problem": {"state": "101", "active": "true"},
 }
 _RESOLVED, _CLOSED = "6", "7"
@@ -133,6 +134,7 @@ class ServiceNowState:
             now = self._stamp()
             self._state_side_effects(table, record, changes, user, now)
             record.update(changes)
+            _derive_priority(table, record)
             record["sys_updated_on"], record["sys_updated_by"] = now, user
             record["sys_mod_count"] = str(int(record.get("sys_mod_count", "0") or 0) + 1)
             self._journal(table, sys_id, values, user, now)
@@ -196,6 +198,13 @@ class ServiceNowState:
 
     def _stamp(self) -> str:
         return self.clock().astimezone(UTC).strftime(DATE_FORMAT)
+
+
+def _derive_priority(table: str, record: dict[str, str]) -> None:
+    """As the instance's priority lookup rule does: an incident's priority follows its impact and urgency."""
+    impact, urgency = record.get("impact", ""), record.get("urgency", "")
+    if table == "incident" and impact in {"1", "2", "3"} and urgency in {"1", "2", "3"}:
+        record["priority"] = str(int(impact) + int(urgency) - 1)
 
 
 def _text(value: object) -> str:

@@ -1,0 +1,1 @@
+"""The neighbourhood of an alarmed service: the walk that finds its resources, and their golden signals."""
