@@ -169,6 +169,7 @@ class SqlOutbox:
         of two replicas recording two links at once the second sees the first's."""
         now = self._clock.now()
         with self._write(f"mark outbox row {row_id} delivered") as connection:
+            _lock_incident_of(connection, row_id)
             incident_id = connection.execute(
                 sa.update(outbox)
                 .where(outbox.c.id == row_id)
@@ -193,6 +194,7 @@ class SqlOutbox:
         with timeline entries on the incident) once `max_attempts` is reached. The row stays visible."""
         now = self._clock.now()
         with self._write(f"mark outbox row {row_id} for retry") as connection:
+            _lock_incident_of(connection, row_id)
             attempts = connection.execute(
                 sa.select(outbox.c.attempts).where(outbox.c.id == row_id).with_for_update()
             ).scalar()
@@ -208,6 +210,7 @@ class SqlOutbox:
         """Give up on a row now (an operation that can never succeed); it stays visible."""
         now = self._clock.now()
         with self._write(f"mark outbox row {row_id} failed") as connection:
+            _lock_incident_of(connection, row_id)
             values = {"status": FAILED, "attempts": outbox.c.attempts + 1}
             return self._finish_attempt(connection, row_id, error, values, now)
 
@@ -230,6 +233,16 @@ class SqlOutbox:
         """base * 2^(attempts-1), at most `max_backoff`."""
         exponent = min(max(attempts - 1, 0), 30)
         return min(self._base_backoff * (1 << exponent), self._max_backoff)
+
+
+def _lock_incident_of(connection: Connection, row_id: int) -> None:
+    """Lock the incident row of outbox row `row_id` before the outbox row itself. Every transaction that holds
+    both locks takes them in this order: one that updated an outbox row first and then waited for the incident
+    deadlocked against a `mark_delivered` that held the incident and re-queued cross-links whose keys collide
+    with that row (`ON CONFLICT` waits for the row's updater)."""
+    incident_id = connection.execute(sa.select(outbox.c.incident_id).where(outbox.c.id == row_id)).scalar()
+    if incident_id is not None:
+        connection.execute(sa.select(incidents.c.id).where(incidents.c.id == incident_id).with_for_update())
 
 
 def _merge_links(connection: Connection, incident_id: str, links: Mapping[str, str], now: datetime) -> dict[str, str]:
