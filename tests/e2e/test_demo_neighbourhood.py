@@ -18,8 +18,14 @@ FORMAT_2 = [p for p in SCENARIOS if not expressible(load_scenario(p))]
 # Held-out batch 3 (tests/scenarios/README-heldout-batch3.md says why each is missed): the release that caused the
 # first shipped 20 hours before the alarm, beyond the deploys' window; the second's truth is "unknown" while the
 # session cache plainly ran out of CPU and memory (the agent names the cache: a disagreement about the category).
+# Held-out batch 4 (README-heldout-batch4.md): a usage plan rolled out in three batches of API keys, each batch
+# stepping the 429s up; every CloudTrail event is scored alone, so the agent abstains.
 KNOWN_MISSES: frozenset[str] = frozenset(
-    {"deploy-maintenance-release-peak-load", "unknown-session-cache-cpu-memory-spike"}
+    {
+        "deploy-maintenance-release-peak-load",
+        "unknown-session-cache-cpu-memory-spike",
+        "config-change-usage-plan-throttle-migration",
+    }
 )
 
 

@@ -17,6 +17,7 @@ an infrastructure (AWS-side) failure. `read_symptoms` sorts what the evidence sa
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -204,6 +205,21 @@ def traffic_candidates(facts: Facts, found: Symptoms) -> list[Candidate]:
     return [Candidate(Category.TRAFFIC_SURGE, "", at, ids, "a traffic surge")]
 
 
+# Resources that carry no credential of their own, named by the one that holds it: a mobile push endpoint by its
+# SNS platform application (which holds the APNs certificate or the FCM key every endpoint of it uses).
+_CREDENTIAL_HOLDERS = (
+    (re.compile(r"^(arn:aws[\w-]*:sns:[\w-]+:\d{12}:)endpoint/([^/]+)/([^/]+)/[^/]+$"), r"\1app/\2/\3"),
+)
+
+
+def credential_holder(identifier: str) -> str:
+    """The resource that holds the credential `identifier` names (itself, usually)."""
+    for pattern, holder in _CREDENTIAL_HOLDERS:
+        if pattern.match(identifier):
+            return pattern.sub(holder, identifier)
+    return identifier
+
+
 def credential_culprit(facts: Facts, found: Symptoms) -> str | None:
     for alarm in found.certificate_alarms:
         certificate = metric_of(alarm)[2].get("CertificateArn")
@@ -214,7 +230,7 @@ def credential_culprit(facts: Facts, found: Symptoms) -> str | None:
     for failure in sorted(named_by, key=lambda f: (-f.strength, f.signature.id)):
         named = symptoms.credential_identifiers(texts(failure.signature))
         if named:
-            return named[0]
+            return credential_holder(named[0])
     return None
 
 

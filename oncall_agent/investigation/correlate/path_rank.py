@@ -10,6 +10,7 @@ from datetime import datetime
 from oncall_agent.domain.evidence import Category, Evidence
 from oncall_agent.investigation.correlate.candidates import Facts
 from oncall_agent.investigation.correlate.change_fit import effects_of, fit_features, observed, path_order_features
+from oncall_agent.investigation.correlate.driven import DRIVEN_WEIGHT
 from oncall_agent.investigation.correlate.effect_seen import effect_named_features
 from oncall_agent.investigation.correlate.features import SLACK_MINUTES, Scored
 from oncall_agent.investigation.correlate.path_causes import PATH_WEIGHTS, Place, path_features, places
@@ -76,5 +77,10 @@ def path_scored(
         (place, path_features(place, facts, change_best, path.timeline, load)) for place in places(path.timeline, facts)
     ]
     _deeper_first(found)
-    weights = {**PATH_WEIGHTS, "deeper_first": DEEPER_FIRST_WEIGHT, "own_resource_first": OWN_RESOURCE_FIRST_WEIGHT}
+    weights = {
+        **PATH_WEIGHTS,
+        "deeper_first": DEEPER_FIRST_WEIGHT,
+        "own_resource_first": OWN_RESOURCE_FIRST_WEIGHT,
+        "our_release_drove_it": DRIVEN_WEIGHT,
+    }
     return [(item, weights) for _, item in found]

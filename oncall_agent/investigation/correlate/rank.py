@@ -60,6 +60,7 @@ from oncall_agent.investigation.correlate.causes import (
 from oncall_agent.investigation.correlate.change_fit import traffic_vanished
 from oncall_agent.investigation.correlate.context import CorrelationContext
 from oncall_agent.investigation.correlate.dependency_cause import located
+from oncall_agent.investigation.correlate.driven import Driven, driven_by, driven_features, drove_features
 from oncall_agent.investigation.correlate.exhaustion import exhaustion_candidates
 from oncall_agent.investigation.correlate.features import Scored, change_features, dependency_features, upstream_first
 from oncall_agent.investigation.correlate.known_issues import cite_known_issues, match_known_issues
@@ -132,41 +133,51 @@ def _traffic_gone(scored: Scored, facts: Facts) -> None:
 
 
 def _change_scored(
-    facts: Facts, found: Symptoms, upstream: float, logged: list[Scored], path: Path
-) -> list[tuple[Scored, dict[str, float]]]:
+    facts: Facts, found: Symptoms, upstream: tuple[float, set[str]], logged: list[Scored], path: Path
+) -> tuple[list[tuple[Scored, dict[str, float]]], list[tuple[Driven, str]]]:
+    """Every change candidate scored, and the resources a release of ours drove (with the release's label)."""
     changes: list[Candidate] = change_candidates(facts)
     evidence = {e.id: e for e in [*facts.deploys, *facts.changes]}
     # A change that cannot break requests (a dashboard, a log retention) supersedes or overtakes nothing.
     rivals = [c for c in changes if not inert(evidence.get(c.evidence_ids[0]))]
-    result = []
+    result, drivers = [], []
+    first, alarming = upstream
     for cand in changes:
         if cand.category is Category.CREDENTIAL_EXPIRY:
             scored, weights = (
-                credential_change_features(cand, facts, found, rivals, upstream),
+                credential_change_features(cand, facts, found, rivals, first),
                 CREDENTIAL_CHANGE_WEIGHTS,
             )
         else:
-            scored, weights = change_features(cand, facts, rivals, upstream), CHANGE_WEIGHTS
+            scored, weights = change_features(cand, facts, rivals, first), CHANGE_WEIGHTS
             throughput_drop(scored, facts)
             _traffic_gone(scored, facts)
         change_counters(scored, facts, found, evidence.get(cand.evidence_ids[0]))
         change_path_counters(scored, evidence.get(cand.evidence_ids[0]), facts, path)
+        if weights is CHANGE_WEIGHTS:
+            driven = driven_by(cand.at, path.timeline, facts.neighbours)
+            drove_features(scored, driven, path.timeline, alarming)
+            if driven and scored.features["drove_path"]:
+                drivers.append((driven, cand.label))
         upstream_errors_first(scored, logged)
         result.append((scored, weights))
-    return result
+    return result, drivers
 
 
 def _scored(facts: Facts) -> list[tuple[Scored, dict[str, float]]]:
     found = read_symptoms(facts)
     dependencies = dependency_candidates(facts)
     alarms = {c.culprit: [e for e in facts.alarms if e.id in c.evidence_ids] for c in dependencies}
-    upstream = max((upstream_first(items, facts)[0] for items in alarms.values()), default=0.0)
+    firsts = {name: upstream_first(items, facts)[0] for name, items in alarms.items()}
+    upstream = max(firsts.values(), default=0.0)
     logged = [log_dependency_features(cand, facts) for cand in log_dependency_candidates(facts)]
     path = read_path(facts)
-    result = _change_scored(facts, found, upstream, logged, path)
+    alarming = {name for name, score in firsts.items() if score >= 0.6}
+    result, drivers = _change_scored(facts, found, (upstream, alarming), logged, path)
     for cand in dependencies:
         scored = dependency_features(cand, facts)
         dependency_counters(scored, facts, found)
+        driven_features(scored, drivers)
         result.append((scored, DEPENDENCY_WEIGHTS))
     best_change = max(
         (
@@ -195,7 +206,10 @@ def _scored(facts: Facts) -> list[tuple[Scored, dict[str, float]]]:
     ]
     load = found.load
     rise = (load.ratio, load.onset) if load.ratio and load.onset and load.ratio >= MIN_LOAD_RATIO else None
-    causes += path_scored(facts, path, max(timed, key=lambda t: t[0], default=None), rise)
+    on_path = path_scored(facts, path, max(timed, key=lambda t: t[0], default=None), rise)
+    for scored, _ in on_path:
+        driven_features(scored, drivers)
+    causes += on_path
     others = [(confidence(s.features, w), s.candidate.label) for s, w in causes]
     best_other = max([*others, *([best_change] if best_change else [])], default=None)
     for scored in logged:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 from oncall_agent.investigation.correlate.dependency_cause import DIAGNOSED_WEIGHT
+from oncall_agent.investigation.correlate.driven import DRIVEN_WEIGHT, DROVE_WEIGHT
 from oncall_agent.investigation.correlate.log_dependency import UPSTREAM_ERRORS_FIRST_WEIGHT
 
 BIAS = -3.0
@@ -45,6 +46,7 @@ CHANGE_WEIGHTS = {
     "throughput_drop": 1.5,
     "traffic_gone": -2.0,
     "traffic_followed": 1.0,
+    "drove_path": DROVE_WEIGHT,
 }
 CREDENTIAL_CHANGE_WEIGHTS = {
     "proximity": 1.0,
@@ -76,6 +78,7 @@ DEPENDENCY_WEIGHTS = {
     "chronic_mention": -0.5,
     "infra_alarm_first": -1.5,
     "dependency_diagnosed": DIAGNOSED_WEIGHT,
+    "our_release_drove_it": DRIVEN_WEIGHT,
 }
 TRAFFIC_WEIGHTS = {
     "load_up": 3.0,
@@ -118,6 +121,7 @@ INFRASTRUCTURE_WEIGHTS = {
 }
 SUMMARY_ORDER = (
     "dependency_diagnosed",
+    "drove_path",
     "proximity",
     "upstream_first",
     "load_up",
@@ -175,6 +179,7 @@ SUMMARY_ORDER = (
     "elsewhere",
     "traffic_gone",
     "traffic_followed",
+    "our_release_drove_it",
 )
 
 
